@@ -1,0 +1,74 @@
+"""The application factory."""
+import importlib
+import logging
+
+from flask import Flask
+
+from app.common.i18n import install_chinese_messages
+from app.errors import register_error_handlers
+from app.extensions import api, db, migrate, redis_store
+
+install_chinese_messages()
+
+# Every package's models, so that metadata (and Alembic's autogenerate) sees the whole schema.
+MODEL_MODULES = (
+    "app.accounts.models",
+    "app.projects.models",
+    "app.feedback.models",
+    "app.media.models",
+)
+
+# flask-smorest blueprints: documented in the OpenAPI.
+API_BLUEPRINTS = (
+    "app.projects.routes",
+    "app.accounts.routes",
+    "app.media.routes",
+)
+
+
+def create_app(config=None):
+    """Build the app for `config` (an object, or None for the one APP_ENV selects)."""
+    from config import load_config
+
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_object(config if config is not None else load_config())
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_root() / "migrations"), render_as_batch=True,
+                     compare_type=True)
+    redis_store.init_app(app)
+    api.init_app(app)
+    _register_api_types()
+    for name in API_BLUEPRINTS:
+        api.register_blueprint(importlib.import_module(name).blp)
+
+    from app import docs
+    from app.ops import routes as ops_routes
+
+    ops_routes.init_app(app)
+    docs.init_app(app)
+    register_error_handlers(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _root():
+    from config import ROOT
+
+    return ROOT
+
+
+def _register_api_types():
+    from app.common.schemas import DecimalString, LocalDateTime
+
+    api.register_field(DecimalString, "string", "decimal")
+    api.register_field(LocalDateTime, "string", "date-time")

@@ -1,0 +1,70 @@
+"""Who acts: lead units and their staff, residents, and the audit trail of staff actions."""
+from app.common.models import TimestampMixin
+from app.common.timeutil import utcnow
+from app.extensions import db
+
+STAFF_ROLES = ("unit_staff", "unit_admin", "office", "admin")
+ROLE_LABELS = {"unit_staff": "单位工作人员", "unit_admin": "单位管理员", "office": "专班办公室", "admin": "系统管理员"}
+
+
+class Unit(TimestampMixin, db.Model):
+    __tablename__ = "units"
+
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(64), nullable=False, unique=True)
+    # The unit that hosts the task-force office (专班办公室) for some plan.
+    is_office_host = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+
+    def __repr__(self):
+        return f"<Unit {self.name}>"
+
+
+class StaffUser(TimestampMixin, db.Model):
+    __tablename__ = "staff_users"
+
+    id = db.Column(db.Integer, primary_key=True)
+    username = db.Column(db.String(64), nullable=False, unique=True)
+    display_name = db.Column(db.String(64))
+    password_hash = db.Column(db.String(255), nullable=False)
+    role = db.Column(db.String(16), nullable=False)
+    unit_id = db.Column(db.Integer, db.ForeignKey("units.id"), index=True)
+    active = db.Column(db.Boolean, nullable=False, default=True, server_default=db.true())
+    failed_logins = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    locked_until = db.Column(db.DateTime(timezone=True))
+    # Bumped on disable / password change so every token issued before dies.
+    token_version = db.Column(db.Integer, nullable=False, default=1, server_default="1")
+    last_login_at = db.Column(db.DateTime(timezone=True))
+
+    unit = db.relationship(Unit, lazy="joined")
+
+    __table_args__ = (db.CheckConstraint(f"role IN {STAFF_ROLES!r}", name="role"),)
+
+    @property
+    def is_office(self):
+        return self.role in ("office", "admin")
+
+
+class Resident(TimestampMixin, db.Model):
+    __tablename__ = "residents"
+
+    id = db.Column(db.Integer, primary_key=True)
+    openid = db.Column(db.String(64), nullable=False, unique=True)
+    unionid = db.Column(db.String(64), index=True)
+    # Fernet ciphertext; staff only ever see phone_masked unless they reveal it with a reason (audited).
+    phone_encrypted = db.Column(db.Text)
+    phone_masked = db.Column(db.String(16))
+    last_login_at = db.Column(db.DateTime(timezone=True))
+
+
+class AuditLog(db.Model):
+    __tablename__ = "audit_logs"
+
+    id = db.Column(db.Integer, primary_key=True)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    actor_type = db.Column(db.String(16), nullable=False)  # staff | resident | system | cli
+    actor_id = db.Column(db.Integer)
+    action = db.Column(db.String(64), nullable=False, index=True)
+    target_type = db.Column(db.String(32))
+    target_id = db.Column(db.Integer)
+    detail = db.Column(db.JSON)
+    ip = db.Column(db.String(64))

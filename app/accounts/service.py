@@ -1,0 +1,106 @@
+"""Staff accounts, staff login and the audit log."""
+from datetime import timedelta
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.accounts.models import STAFF_ROLES, AuditLog, StaffUser, Unit
+from app.auth import issue_token, token_ttl
+from app.common.timeutil import as_utc, utcnow
+from app.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
+from app.extensions import db
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+UNIT_ROLES = ("unit_staff", "unit_admin")
+# scrypt is memory-hard; werkzeug salts it per password.
+PASSWORD_METHOD = "scrypt"
+
+
+def audit(actor_type, actor_id, action, target_type=None, target_id=None, detail=None, ip=None):
+    """Add an audit row to the current transaction (committed with the action it records)."""
+    db.session.add(AuditLog(actor_type=actor_type, actor_id=actor_id, action=action, target_type=target_type,
+                            target_id=target_id, detail=detail, ip=ip))
+
+
+def validate_password(password):
+    if len(password or "") < 8:
+        raise Invalid("密码至少 8 位。", errors={"password": ["密码至少 8 位。"]})
+
+
+def create_staff(username, password, role, unit_name=None, display_name=None, actor="cli"):
+    if role not in STAFF_ROLES:
+        raise Invalid(f"角色无效：{role}", errors={"role": [f"可选：{', '.join(STAFF_ROLES)}"]})
+    validate_password(password)
+    unit = None
+    if role in UNIT_ROLES:
+        if not unit_name:
+            raise Invalid("单位工作人员必须指定所属单位。", errors={"unit": ["必填。"]})
+    if unit_name:
+        unit = db.session.execute(db.select(Unit).filter_by(name=unit_name)).scalar_one_or_none()
+        if unit is None:
+            raise Invalid(f"单位不存在：{unit_name}（请先导入计划）", errors={"unit": ["单位不存在。"]})
+    if db.session.execute(db.select(StaffUser.id).filter_by(username=username)).first():
+        raise Conflict(f"用户名已存在：{username}")
+    staff = StaffUser(username=username, password_hash=generate_password_hash(password, PASSWORD_METHOD),
+                      role=role, unit=unit, display_name=display_name or username)
+    db.session.add(staff)
+    db.session.flush()
+    audit("cli" if actor == "cli" else "staff", None if actor == "cli" else actor, "staff.create", "staff",
+          staff.id, {"username": username, "role": role, "unit": unit_name})
+    db.session.commit()
+    return staff
+
+
+def authenticate(username, password, ip=None):
+    """Check a staff login; lock the account for 15 minutes after 5 failures in a row."""
+    staff = db.session.execute(db.select(StaffUser).filter_by(username=username)).scalar_one_or_none()
+    now = utcnow()
+    if staff is not None and staff.locked_until and as_utc(staff.locked_until) > now:
+        retry = int((as_utc(staff.locked_until) - now).total_seconds()) + 1
+        raise TooManyRequests("登录失败次数过多，账号已临时锁定，请 15 分钟后再试。", retry_after=retry)
+    if staff is None or not staff.active or not check_password_hash(staff.password_hash, password or ""):
+        if staff is not None:
+            staff.failed_logins += 1
+            if staff.failed_logins >= MAX_FAILED_LOGINS:
+                staff.locked_until = now + LOCKOUT
+                staff.failed_logins = 0
+            audit("staff", staff.id, "staff.login_failed", "staff", staff.id, ip=ip)
+            db.session.commit()
+        raise Unauthorized("用户名或密码错误。")
+    staff.failed_logins = 0
+    staff.locked_until = None
+    staff.last_login_at = now
+    audit("staff", staff.id, "staff.login", "staff", staff.id, ip=ip)
+    db.session.commit()
+    return staff
+
+
+def staff_login(username, password, ip=None):
+    staff = authenticate(username, password, ip)
+    return {
+        "token": issue_token("staff", staff.id, staff.token_version),
+        "expires_in": token_ttl("staff"),
+        "staff": staff_json(staff),
+    }
+
+
+def staff_json(staff):
+    return {
+        "id": staff.id,
+        "username": staff.username,
+        "display_name": staff.display_name,
+        "role": staff.role,
+        "unit": {"id": staff.unit.id, "name": staff.unit.name} if staff.unit else None,
+    }
+
+
+def set_active(staff_id, active, actor):
+    staff = db.session.get(StaffUser, staff_id)
+    if staff is None:
+        raise NotFound("账号不存在。")
+    if staff.active != active:
+        staff.active = active
+        staff.token_version += 1
+        audit("staff", actor.id, "staff.enable" if active else "staff.disable", "staff", staff.id)
+    db.session.commit()
+    return staff

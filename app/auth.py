@@ -1,0 +1,89 @@
+"""Our own signed, expiring bearer tokens for residents and staff, and the decorators that require them."""
+import functools
+
+from flask import current_app, g, request
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from app.accounts.models import Resident, StaffUser
+from app.errors import Forbidden, Unauthorized
+from app.extensions import db
+
+_SALT = {"resident": "resident-token", "staff": "staff-token"}
+
+
+def _serializer(kind):
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT[kind])
+
+
+def issue_token(kind, subject_id, version=1):
+    return _serializer(kind).dumps({"id": subject_id, "v": version})
+
+
+def token_ttl(kind):
+    return current_app.config["TOKEN_TTL_SECONDS" if kind == "resident" else "STAFF_TOKEN_TTL_SECONDS"]
+
+
+def read_token(kind, token):
+    try:
+        return _serializer(kind).loads(token, max_age=token_ttl(kind))
+    except SignatureExpired:
+        raise Unauthorized("登录已过期，请重新登录。") from None
+    except BadSignature:
+        raise Unauthorized("登录凭证无效，请重新登录。") from None
+
+
+def _bearer():
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("请先登录。")
+    return token.strip()
+
+
+def load_resident():
+    payload = read_token("resident", _bearer())
+    resident = db.session.get(Resident, payload.get("id"))
+    if resident is None:
+        raise Unauthorized("登录凭证无效，请重新登录。")
+    return resident
+
+
+def load_staff():
+    payload = read_token("staff", _bearer())
+    staff = db.session.get(StaffUser, payload.get("id"))
+    if staff is None or not staff.active or staff.token_version != payload.get("v"):
+        raise Unauthorized("账号已停用或登录已失效，请重新登录。")
+    return staff
+
+
+def resident_required(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        g.resident = load_resident()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def staff_required(*roles):
+    """Require a staff token; with roles, only those roles (403 otherwise)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            g.staff = load_staff()
+            if roles and g.staff.role not in roles:
+                raise Forbidden()
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def current_resident():
+    return g.resident
+
+
+def current_staff():
+    return g.staff

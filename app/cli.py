@@ -1,0 +1,106 @@
+"""Operator commands: `flask --app wsgi plan import FILE`, `staff create`, `dev seed`."""
+import click
+from flask import current_app
+
+from app import cache
+from app.errors import DomainError
+
+
+def register_cli(app):
+    app.cli.add_command(plan_group)
+    app.cli.add_command(staff_group)
+    app.cli.add_command(dev_group)
+
+
+@click.group("plan", help="民生实事计划")
+def plan_group():
+    pass
+
+
+@plan_group.command("import", help="导入或更新一个年度计划（可重复执行）")
+@click.argument("path", type=click.Path(dir_okay=False), required=False)
+@click.option("--dry-run", is_flag=True, help="只校验并报告，不写入")
+def plan_import(path, dry_run):
+    from app.projects.importer import PlanFileError, import_plan
+
+    path = path or current_app.config["PLAN_FILE"]
+    try:
+        report = import_plan(path, actor="cli", dry_run=dry_run)
+    except PlanFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    if report.changed and not dry_run:
+        cache.invalidate()
+    click.echo(("（试运行）" if dry_run else "") + ("导入完成。" if report.changed else "无变化。") + report.summary())
+
+
+@click.group("staff", help="工作人员账号")
+def staff_group():
+    pass
+
+
+@staff_group.command("create", help="创建工作人员账号")
+@click.option("--username", required=True)
+@click.option("--password", required=True, help="至少 8 位")
+@click.option("--role", required=True, type=click.Choice(["unit_staff", "unit_admin", "office", "admin"]))
+@click.option("--unit", "unit_name", help="所属单位名称，如 县民政局")
+@click.option("--name", "display_name", help="显示名称")
+def staff_create(username, password, role, unit_name, display_name):
+    from app.accounts.service import create_staff
+
+    try:
+        staff = create_staff(username, password, role, unit_name, display_name)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"已创建账号 {staff.username}（{staff.role}{'，' + staff.unit.name if staff.unit else ''}）")
+
+
+DEV_PASSWORD = "minsheng2024"
+
+
+@click.group("dev", help="开发环境辅助命令")
+def dev_group():
+    pass
+
+
+@dev_group.command("seed", help="创建开发账号：admin、office，以及每个牵头单位一个 unitN 账号")
+def dev_seed():
+    from app.accounts.models import StaffUser, Unit
+    from app.accounts.service import create_staff
+    from app.extensions import db
+
+    if current_app.config["APP_ENV"] == "production":
+        raise click.ClickException("生产环境不创建开发账号。")
+    existing = set(db.session.execute(db.select(StaffUser.username)).scalars())
+    wanted = [("admin", "admin", None), ("office", "office", None)]
+    units = db.session.execute(db.select(Unit).order_by(Unit.id)).scalars().all()
+    wanted += [(f"unit{u.id}", "unit_staff", u.name) for u in units]
+    created = 0
+    for username, role, unit_name in wanted:
+        if username not in existing:
+            create_staff(username, DEV_PASSWORD, role, unit_name)
+            created += 1
+    click.echo(f"开发账号：新建 {created} 个，密码均为 {DEV_PASSWORD}（admin、office、unit<单位id>）")
+
+
+@dev_group.command("serve", help="开发服务器：同时启动本地微信接口替身（WECHAT_DOUBLE）")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int, envvar="PORT")
+def dev_serve(host, port):
+    from urllib.parse import urlparse
+
+    config = current_app.config
+    if config["APP_ENV"] == "production":
+        raise click.ClickException("生产环境请使用 gunicorn -c config/gunicorn.conf.py wsgi:app")
+    if config["WECHAT_DOUBLE"]:
+        from app.wechat.double import WeChatDouble
+
+        base = urlparse(config["WECHAT_API_BASE"])
+        double = WeChatDouble(
+            appid=config["WECHAT_APPID"], secret=config["WECHAT_SECRET"],
+            callback_url=f"http://{host}:{port}/wechat/callback",
+            callback_token=config["WECHAT_CALLBACK_TOKEN"], encoding_aes_key=config["WECHAT_ENCODING_AES_KEY"],
+            encrypt_callback=True,
+        ).start(host=base.hostname, port=base.port)
+        click.echo(f"微信接口替身：{double.url}")
+    click.echo(f"服务地址：http://{host}:{port}/  接口文档：http://{host}:{port}/api/v1/docs")
+    current_app.run(host=host, port=port, threaded=True, use_reloader=False)

@@ -1,0 +1,64 @@
+"""Shared marshmallow pieces: paging, decimal-as-string, local times."""
+from marshmallow import Schema, fields, validate
+
+from app.common.numbers import fmt_decimal, to_decimal
+from app.common.timeutil import isoformat_local
+
+
+class DecimalString(fields.Field):
+    """A decimal carried as a JSON string ("48.464"); never a float."""
+
+    default_error_messages = {"invalid": "不是有效的数字。"}
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return fmt_decimal(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise self.make_error("invalid")
+        try:
+            result = to_decimal(value)
+        except ValueError:
+            raise self.make_error("invalid") from None
+        if not result.is_finite():
+            raise self.make_error("invalid")
+        return result
+
+
+class LocalDateTime(fields.Field):
+    """UTC in the database, ISO 8601 with +08:00 on the wire."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return isoformat_local(value)
+
+
+class PageArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class PageSchema(Schema):
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+
+
+def page_of(item_schema, name=None):
+    """A list envelope {items, total, page, per_page} around `item_schema`."""
+    return type(
+        name or f"{item_schema.__name__.removesuffix('Schema')}PageSchema",
+        (PageSchema,),
+        {"items": fields.List(fields.Nested(item_schema), required=True)},
+    )
+
+
+class MessageSchema(Schema):
+    message = fields.String()
+
+
+def mask_phone(phone):
+    if not phone:
+        return None
+    if len(phone) < 7:
+        return "*" * len(phone)
+    return phone[:3] + "****" + phone[-4:]

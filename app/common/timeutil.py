@@ -1,0 +1,36 @@
+"""Times are stored in UTC and shown in Asia/Shanghai."""
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+def as_utc(value):
+    """SQLite hands back naive datetimes; everything we store is UTC, so say so."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def to_local(value):
+    return as_utc(value).astimezone(SHANGHAI) if value is not None else None
+
+
+def local_today(now=None):
+    return to_local(now or utcnow()).date()
+
+
+def isoformat_local(value):
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return to_local(value).isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,26 @@
+"""Uploaded images (complaint photos, progress photos), checked by WeChat before anyone else sees them."""
+from app.common.models import TimestampMixin
+from app.extensions import db
+
+CHECK_STATUSES = ("pending", "passed", "review", "blocked")
+
+
+class Upload(TimestampMixin, db.Model):
+    __tablename__ = "uploads"
+
+    id = db.Column(db.Integer, primary_key=True)
+    owner_type = db.Column(db.String(16), nullable=False)  # resident | staff
+    owner_id = db.Column(db.Integer, nullable=False)
+    storage_key = db.Column(db.String(128), nullable=False, unique=True)
+    content_type = db.Column(db.String(32), nullable=False)
+    size = db.Column(db.Integer, nullable=False)
+    width = db.Column(db.Integer)
+    height = db.Column(db.Integer)
+    sha256 = db.Column(db.String(64), nullable=False)
+    check_status = db.Column(db.String(16), nullable=False, default="pending", server_default="pending")
+    check_trace_id = db.Column(db.String(64), index=True)
+
+    __table_args__ = (
+        db.Index("ix_uploads_owner", "owner_type", "owner_id"),
+        db.CheckConstraint(f"check_status IN {CHECK_STATUSES!r}", name="check_status"),
+    )

@@ -1,0 +1,648 @@
+"""The WeChat API double: a real HTTP server on loopback that answers like the WeChat API.
+
+Development and tests point wechatpy at it (see `WeChatDouble.url`), so wechatpy's own request building,
+error handling and token refresh run exactly as they would against WeChat; only the far end is simulated.
+
+URL conventions (wechatpy 1.8.18):
+- `client.API_BASE_URL = double.url + "cgi-bin/"`: `client.get/post("x")` goes to `cgi-bin/x`.
+- `client.wxa.API_BASE_URL = double.url`: wxa endpoints are given as `wxa/...`, `sns/...` and
+  `cgi-bin/message/subscribe/send`. A `wxa/...` call made with `client.post` must pass
+  `api_base_url=client.wxa.API_BASE_URL` (or a full URL), else it lands on `cgi-bin/wxa/...`.
+- `WeChatClient.fetch_access_token` hard-codes `https://api.weixin.qq.com/cgi-bin/token`, ignoring
+  API_BASE_URL: a client meant for the double must override it to call
+  `self._fetch_access_token(self.API_BASE_URL + "token", params)`.
+
+Conventions of the answers: login code X -> openid "o_X" (used twice 40163, "bad..." 40029, "risky..." 40226);
+text with 违规 -> risky, 待审 -> review; media URL with "risky"/"review" likewise; phone code X -> "138" and
+eight digits from sha256(X); subscribe sends check template ids, field limits and one-time quota.
+
+Tests drive it through `WeChatDouble` methods, or over HTTP under /__double__/ when it runs in another
+process (`python -m app.wechat.double --port 8901`).
+"""
+import argparse
+import base64
+import copy
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+
+import requests
+import xmltodict
+from flask import Flask, Response, jsonify, request
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.utils import WeChatSigner
+from werkzeug.serving import make_server
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TEMPLATES = {
+    # Progress of a plan item is pushed many times a year; 政务民生 mini-programs may use long-term
+    # templates for that, so the resident need not re-accept before every update.
+    "tmpl_progress": {
+        "kind": "long_term",
+        "fields": {"thing1": "thing", "phrase2": "phrase", "thing3": "thing", "date4": "date"},
+    },
+    "tmpl_reply": {
+        "kind": "one_time",
+        "fields": {"character_string1": "character_string", "thing2": "thing", "thing3": "thing", "time4": "time"},
+    },
+    "tmpl_evaluate": {
+        "kind": "one_time",
+        "fields": {"character_string1": "character_string", "thing2": "thing", "thing3": "thing"},
+    },
+    "tmpl_rectify": {
+        "kind": "one_time",
+        "fields": {"thing1": "thing", "phrase2": "phrase", "date3": "date", "thing4": "thing"},
+    },
+}
+
+TEMPLATE_KINDS = ("one_time", "long_term")
+
+# Routes the double simulates; forcing any other path would silently never fire, so force() refuses it.
+API_PATHS = (
+    "cgi-bin/token",
+    "sns/jscode2session",
+    "cgi-bin/message/subscribe/send",
+    "wxa/msg_sec_check",
+    "wxa/media_check_async",
+    "wxa/business/getuserphonenumber",
+)
+
+MINIPROGRAM_STATES = ("developer", "trial", "formal")
+LANGS = ("zh_CN", "en_US", "zh_HK", "zh_TW")
+MAX_SEC_CHECK_CHARS = 2500
+
+_HAN = "\u4e00-\u9fff"
+_CLOCK = r"\d{1,2}:\d{2}(?::\d{2})?"
+_DAY = r"\d{4}(?:年\d{1,2}月\d{1,2}日|-\d{1,2}-\d{1,2}|/\d{1,2}/\d{1,2})"
+# WeChat accepts a single moment or a range "A~B" for both; `time` may omit the day, `date` may omit the clock.
+_TIME_POINT = rf"(?:{_DAY}\s*)?{_CLOCK}|{_DAY}"
+_DATE_POINT = rf"{_DAY}(?:\s*{_CLOCK})?"
+_TIME_RE = re.compile(rf"^(?:{_TIME_POINT})(?:\s*~\s*(?:{_TIME_POINT}))?$")
+_DATE_RE = re.compile(rf"^(?:{_DATE_POINT})(?:\s*~\s*(?:{_DATE_POINT}))?$")
+
+
+def _check_car_number(value):
+    # 第一位与最后一位可为汉字 (province prefix, 挂/学 suffix); the rest letters or digits.
+    if len(value) > 8:
+        return False
+    middle = value[1:-1] if len(value) > 2 else ""
+    ends = value[0] + (value[-1] if len(value) > 1 else "")
+    return bool(re.fullmatch(rf"[{_HAN}A-Za-z0-9]+", ends)) and bool(re.fullmatch(r"[A-Za-z0-9]*", middle))
+
+
+def _check_name(value):
+    limit = 20 if re.fullmatch(r"[A-Za-z ]+", value) else 10
+    return len(value) <= limit
+
+
+FIELD_RULES = {
+    "thing": (lambda v: len(v) <= 20, "at most 20 characters"),
+    "number": (lambda v: bool(re.fullmatch(r"[0-9.,\-]{1,32}", v)), "at most 32 digits (and . , -)"),
+    "letter": (lambda v: bool(re.fullmatch(r"[A-Za-z]{1,32}", v)), "at most 32 letters"),
+    "symbol": (lambda v: bool(re.fullmatch(r"[^\w\s]{1,5}", v)), "at most 5 symbols"),
+    "character_string": (lambda v: bool(re.fullmatch(r"[\x21-\x7e]{1,32}", v)),
+                         "at most 32 digits, letters or symbols"),
+    "time": (lambda v: bool(_TIME_RE.fullmatch(v)), "a time such as 15:01 or 2024年10月1日 15:01"),
+    "date": (lambda v: bool(_DATE_RE.fullmatch(v)), "a date such as 2024年10月1日 or 2024-10-01 15:01"),
+    "amount": (lambda v: bool(re.fullmatch(r"[¥￥$]?\d{1,10}(?:\.\d{1,2})?元?", v)),
+               "at most 10 digits, optionally with a currency sign or 元"),
+    "phone_number": (lambda v: bool(re.fullmatch(r"[0-9+\-() ]{1,17}", v)), "at most 17 digits or symbols"),
+    "car_number": (_check_car_number, "a plate of at most 8 characters"),
+    "name": (_check_name, "at most 10 characters (20 if only letters)"),
+    "phrase": (lambda v: bool(re.fullmatch(rf"[{_HAN}]{{1,5}}", v)), "at most 5 Chinese characters"),
+}
+
+SEC_LABELS = {"pass": 100, "review": 21000, "risky": 20006}
+
+
+def _signature(*parts):
+    signer = WeChatSigner()
+    signer.add_data(*parts)
+    return signer.signature
+
+
+def _error(errcode, errmsg):
+    return {"errcode": errcode, "errmsg": errmsg}
+
+
+def _trace_id():
+    return uuid.uuid4().hex[:24]
+
+
+def _render_xml(tag, value):
+    """Render a callback as WeChat does: text in CDATA, numbers bare, lists as repeated elements."""
+    if isinstance(value, list):
+        return "".join(_render_xml(tag, item) for item in value)
+    if isinstance(value, dict):
+        inner = "".join(_render_xml(key, item) for key, item in value.items())
+    elif isinstance(value, (int, float)):
+        inner = str(value)
+    else:
+        inner = f"<![CDATA[{value}]]>"
+    return f"<{tag}>{inner}</{tag}>"
+
+
+class _WeChatError(Exception):
+    """Ends a handler with a WeChat error answer: {errcode, errmsg} with HTTP 200, as WeChat does."""
+
+    def __init__(self, errcode, errmsg):
+        super().__init__(errcode, errmsg)
+        self.errcode = errcode
+        self.errmsg = errmsg
+
+
+class _State:
+    """Everything the double remembers; one lock guards it all."""
+
+    def __init__(self, appid, secret, templates, callback_url, callback_token, encoding_aes_key,
+                 encrypt_callback, callback_format, callback_delay):
+        if callback_format not in ("json", "xml"):
+            raise ValueError("callback_format must be 'json' or 'xml'")
+        if encrypt_callback and not (callback_token and encoding_aes_key):
+            raise ValueError("encrypt_callback needs callback_token and encoding_aes_key")
+        for template_id, template in (templates or {}).items():
+            if template.get("kind") not in TEMPLATE_KINDS:
+                raise ValueError(f"template {template_id}: kind must be one of {TEMPLATE_KINDS}")
+            unknown = set(template.get("fields", {}).values()) - set(FIELD_RULES)
+            if unknown:
+                raise ValueError(f"template {template_id}: unknown field types {sorted(unknown)}")
+        self.lock = threading.Lock()
+        self.appid = appid
+        self.secret = secret
+        self.original_id = "gh_" + hashlib.sha1(appid.encode()).hexdigest()[:12]
+        self.templates = copy.deepcopy(DEFAULT_TEMPLATES if templates is None else templates)
+        self.callback_url = callback_url
+        self.callback_token = callback_token
+        self.encoding_aes_key = encoding_aes_key
+        self.encrypt_callback = encrypt_callback
+        self.callback_format = callback_format
+        self.callback_delay = callback_delay
+        # Tokens survive reset(): a client that cached one between tests must keep working, as with WeChat.
+        self.tokens = set()
+        self._clear()
+
+    def _clear(self):
+        self.calls = []
+        self.forced = defaultdict(deque)
+        self.quotas = defaultdict(int)
+        self.used_codes = set()
+        self.sent = []
+
+    def reset(self):
+        with self.lock:
+            self._clear()
+
+    def force(self, path, errcode=None, errmsg=None, http_status=None, delay=None, body=None, times=1):
+        path = path.lstrip("/")
+        if path not in API_PATHS:
+            raise ValueError(f"the double does not simulate {path!r}; known paths: {', '.join(API_PATHS)}")
+        if errcode is None and http_status is None and delay is None and body is None:
+            raise ValueError("force() needs at least one of errcode, http_status, delay, body")
+        answer = {"errcode": errcode, "errmsg": errmsg, "http_status": http_status, "delay": delay, "body": body}
+        with self.lock:
+            self.forced[path].extend(dict(answer) for _ in range(int(times)))
+
+    def take_forced(self, path):
+        with self.lock:
+            queue = self.forced.get(path)
+            return queue.popleft() if queue else None
+
+    def record(self, call):
+        with self.lock:
+            self.calls.append(call)
+
+    def get_calls(self, path=None):
+        path = path.lstrip("/") if path else None
+        with self.lock:
+            return [copy.deepcopy(c) for c in self.calls if path is None or c["path"] == path]
+
+    def grant(self, openid, template_id, count=1):
+        with self.lock:
+            if template_id not in self.templates:
+                raise ValueError(f"unknown template {template_id!r}")
+            self.quotas[(openid, template_id)] += int(count)
+            return self.quotas[(openid, template_id)]
+
+    def quota(self, openid, template_id):
+        with self.lock:
+            return self.quotas.get((openid, template_id), 0)
+
+    def sent_messages(self):
+        with self.lock:
+            return copy.deepcopy(self.sent)
+
+
+def _forced_response(answer):
+    status = answer["http_status"] or 200
+    if answer["body"] is not None:
+        payload = answer["body"]
+    elif answer["errcode"] is not None:
+        payload = _error(answer["errcode"], answer["errmsg"] or f"forced error {answer['errcode']}")
+    elif answer["http_status"] is not None:
+        payload = f"{status} forced by the WeChat double"
+    else:
+        return None
+    if isinstance(payload, (dict, list)):
+        return Response(json.dumps(payload, ensure_ascii=False), status, mimetype="application/json")
+    return Response(str(payload), status, mimetype="text/plain")
+
+
+def _validate_subscribe_data(fields, data):
+    if not isinstance(data, dict):
+        raise _WeChatError(47003, "argument invalid! data is not an object")
+    for key, kind in fields.items():
+        item = data.get(key)
+        value = item.get("value") if isinstance(item, dict) else None
+        if value is None or str(value) == "":
+            raise _WeChatError(47003, f"argument invalid! data.{key}.value is empty")
+        check, rule = FIELD_RULES[kind]
+        if not check(str(value)):
+            raise _WeChatError(47003, f"argument invalid! data.{key}.value invalid: {kind} must be {rule}")
+
+
+def _deliver_media_check(state, event):
+    """POST the wxa_media_check event to the callback URL the way WeChat signs and encrypts it."""
+    time.sleep(state.callback_delay)
+    if state.callback_format == "json":
+        plain = json.dumps(event, ensure_ascii=False)
+        content_type = "application/json"
+    else:
+        plain = _render_xml("xml", event)
+        content_type = "text/xml"
+    timestamp = str(int(time.time()))
+    nonce = secrets.token_hex(8)
+    params = {"timestamp": timestamp, "nonce": nonce}
+    if state.callback_token:
+        params["signature"] = _signature(state.callback_token, timestamp, nonce)
+    body = plain
+    if state.encrypt_callback:
+        crypto = WeChatCrypto(state.callback_token, state.encoding_aes_key, state.appid)
+        # encrypt_message builds a reply envelope; its Encrypt and MsgSignature are exactly what a push carries.
+        envelope = xmltodict.parse(crypto.encrypt_message(plain, nonce, timestamp))["xml"]
+        params.update(encrypt_type="aes", msg_signature=envelope["MsgSignature"])
+        wrapped = {"ToUserName": event["ToUserName"], "Encrypt": envelope["Encrypt"]}
+        body = json.dumps(wrapped) if state.callback_format == "json" else _render_xml("xml", wrapped)
+    try:
+        requests.post(state.callback_url, params=params, data=body.encode("utf-8"),
+                      headers={"Content-Type": content_type}, timeout=5)
+    except requests.RequestException:
+        log.warning("WeChat double: media check callback to %s failed", state.callback_url, exc_info=True)
+
+
+def create_double_app(state):
+    app = Flask("wechat_double")
+    app.json.ensure_ascii = False
+
+    def record(path):
+        state.record({
+            "path": path,
+            "method": request.method,
+            "query": request.args.to_dict(),
+            "json": request.get_json(force=True, silent=True),
+            "time": time.time(),
+        })
+
+    def require_token():
+        with state.lock:
+            known = request.args.get("access_token") in state.tokens
+        if not known:
+            raise _WeChatError(40001, "invalid credential, access_token is invalid or not latest")
+
+    def body():
+        data = request.get_json(force=True, silent=True)
+        if not isinstance(data, dict):
+            raise _WeChatError(47001, "data format error")
+        return data
+
+    def check_app(appid, secret):
+        if appid != state.appid:
+            raise _WeChatError(40013, "invalid appid")
+        if secret != state.secret:
+            raise _WeChatError(40125, "invalid appsecret")
+
+    def token():
+        args = request.args
+        if args.get("grant_type") != "client_credential":
+            raise _WeChatError(40002, "invalid grant_type")
+        check_app(args.get("appid"), args.get("secret"))
+        access_token = secrets.token_urlsafe(48)
+        with state.lock:
+            state.tokens.add(access_token)
+        return {"access_token": access_token, "expires_in": 7200}
+
+    def jscode2session():
+        # WeChat authenticates this call by appid and secret, not by access_token (wechatpy adds one anyway).
+        args = request.args
+        if args.get("grant_type") != "authorization_code":
+            raise _WeChatError(40002, "invalid grant_type")
+        check_app(args.get("appid"), args.get("secret"))
+        code = args.get("js_code") or ""
+        if not code:
+            raise _WeChatError(41008, "missing code")
+        if code.startswith("bad"):
+            raise _WeChatError(40029, "invalid code")
+        if code.startswith("risky"):
+            raise _WeChatError(40226, "high risk user, login blocked")
+        with state.lock:
+            if code in state.used_codes:
+                raise _WeChatError(40163, "code been used")
+            state.used_codes.add(code)
+        session_key = base64.b64encode(hashlib.sha256(b"session:" + code.encode()).digest()[:16]).decode()
+        return {"openid": "o_" + code, "session_key": session_key, "unionid": "u_" + code}
+
+    def subscribe_send():
+        require_token()
+        data = body()
+        openid = data.get("touser")
+        if not openid:
+            raise _WeChatError(40003, "invalid openid")
+        template_id = data.get("template_id")
+        with state.lock:
+            template = copy.deepcopy(state.templates.get(template_id))
+        if template is None:
+            raise _WeChatError(40037, "invalid template_id")
+        _validate_subscribe_data(template["fields"], data.get("data"))
+        state_name = data.get("miniprogram_state", "formal")
+        if state_name not in MINIPROGRAM_STATES:
+            raise _WeChatError(47003, "argument invalid! miniprogram_state invalid")
+        lang = data.get("lang", "zh_CN")
+        if lang not in LANGS:
+            raise _WeChatError(47003, "argument invalid! lang invalid")
+        with state.lock:
+            if template["kind"] == "one_time":
+                key = (openid, template_id)
+                if state.quotas.get(key, 0) <= 0:
+                    raise _WeChatError(43101, "user refuse to accept the msg")
+                state.quotas[key] -= 1
+            msgid = secrets.randbelow(9 * 10**17) + 10**17
+            state.sent.append({
+                "touser": openid, "template_id": template_id, "page": data.get("page"),
+                "data": data.get("data"), "miniprogram_state": state_name, "lang": lang,
+                "msgid": msgid, "time": time.time(),
+            })
+        return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
+
+    def check_v2_common(data):
+        if data.get("version") != 2:
+            raise _WeChatError(47001, "data format error: only version 2 is simulated")
+        if not data.get("openid"):
+            raise _WeChatError(40003, "invalid openid")
+        if data.get("scene") not in (1, 2, 3, 4):
+            raise _WeChatError(47001, "data format error: scene must be 1-4")
+
+    def msg_sec_check():
+        require_token()
+        data = body()
+        check_v2_common(data)
+        content = data.get("content")
+        if not isinstance(content, str) or not content:
+            raise _WeChatError(47001, "data format error: content is empty")
+        if len(content) > MAX_SEC_CHECK_CHARS:
+            raise _WeChatError(47001, f"data format error: content exceeds {MAX_SEC_CHECK_CHARS} chars")
+        if "违规" in content:
+            suggest, keyword = "risky", "违规"
+        elif "待审" in content:
+            suggest, keyword = "review", "待审"
+        else:
+            suggest, keyword = "pass", None
+        label = SEC_LABELS[suggest]
+        detail = [{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label, "prob": 90}]
+        if keyword:
+            detail.append({"strategy": "keyword", "errcode": 0, "suggest": suggest, "label": label,
+                           "level": 20, "keyword": keyword})
+        return {"errcode": 0, "errmsg": "ok", "result": {"suggest": suggest, "label": label},
+                "detail": detail, "trace_id": _trace_id()}
+
+    def media_check_async():
+        require_token()
+        data = body()
+        check_v2_common(data)
+        media_url = data.get("media_url")
+        if not media_url:
+            raise _WeChatError(47001, "data format error: media_url is empty")
+        if data.get("media_type") not in (1, 2):
+            raise _WeChatError(47001, "data format error: media_type must be 1 (audio) or 2 (image)")
+        trace_id = _trace_id()
+        if state.callback_url:
+            suggest = "risky" if "risky" in media_url else "review" if "review" in media_url else "pass"
+            label = SEC_LABELS[suggest]
+            event = {
+                "ToUserName": state.original_id,
+                "FromUserName": data["openid"],
+                "CreateTime": int(time.time()),
+                "MsgType": "event",
+                "Event": "wxa_media_check",
+                "appid": state.appid,
+                "trace_id": trace_id,
+                "version": 2,
+                "detail": [{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label,
+                            "prob": 90}],
+                "errcode": 0,
+                "errmsg": "ok",
+                "result": {"suggest": suggest, "label": label},
+            }
+            threading.Thread(target=_deliver_media_check, args=(state, event), daemon=True).start()
+        return {"errcode": 0, "errmsg": "ok", "trace_id": trace_id}
+
+    def phone_number():
+        require_token()
+        code = body().get("code") or ""
+        if not code or code.startswith("bad"):
+            raise _WeChatError(40029, "invalid code")
+        digits = int(hashlib.sha256(code.encode()).hexdigest(), 16) % 10**8
+        phone = f"138{digits:08d}"
+        return {"errcode": 0, "errmsg": "ok", "phone_info": {
+            "phoneNumber": phone, "purePhoneNumber": phone, "countryCode": "86",
+            "watermark": {"timestamp": int(time.time()), "appid": state.appid},
+        }}
+
+    handlers = {
+        "cgi-bin/token": (token, ["GET"]),
+        "sns/jscode2session": (jscode2session, ["GET"]),
+        "cgi-bin/message/subscribe/send": (subscribe_send, ["POST"]),
+        "wxa/msg_sec_check": (msg_sec_check, ["POST"]),
+        "wxa/media_check_async": (media_check_async, ["POST"]),
+        "wxa/business/getuserphonenumber": (phone_number, ["POST"]),
+    }
+
+    def make_view(path, handler):
+        def view():
+            record(path)
+            forced = state.take_forced(path)
+            if forced:
+                if forced["delay"]:
+                    time.sleep(forced["delay"])
+                response = _forced_response(forced)
+                if response is not None:
+                    return response
+            try:
+                return jsonify(handler())
+            except _WeChatError as error:
+                return jsonify(_error(error.errcode, error.errmsg))
+        return view
+
+    for path, (handler, methods) in handlers.items():
+        app.add_url_rule("/" + path, endpoint=path, view_func=make_view(path, handler), methods=methods)
+
+    @app.route("/<path:path>", methods=["GET", "POST"])
+    def not_simulated(path):
+        # Recorded and answered WeChat-style so a mis-built URL (e.g. cgi-bin/wxa/...) or a wrong method
+        # shows up in calls() and in wechatpy's exception message instead of as a bare 404/405.
+        record(path)
+        if path in handlers:
+            method = handlers[path][1][0]
+            return jsonify(_error(43001 if method == "GET" else 43002, f"require {method} method"))
+        return jsonify(_error(48001, f"api unauthorized: {path} is not simulated by the WeChat double"))
+
+    def control_error(message):
+        return jsonify({"error": message}), 400
+
+    @app.post("/__double__/force")
+    def control_force():
+        args = request.get_json(force=True, silent=True) or {}
+        allowed = {"path", "errcode", "errmsg", "http_status", "delay", "body", "times"}
+        if "path" not in args or set(args) - allowed:
+            return control_error(f"expected path and any of {sorted(allowed - {'path'})}")
+        try:
+            state.force(**args)
+        except ValueError as exc:
+            return control_error(str(exc))
+        return {"ok": True}
+
+    @app.get("/__double__/calls")
+    def control_calls():
+        return jsonify(state.get_calls(request.args.get("path")))
+
+    @app.get("/__double__/sent")
+    def control_sent():
+        return jsonify(state.sent_messages())
+
+    @app.post("/__double__/reset")
+    def control_reset():
+        state.reset()
+        return {"ok": True}
+
+    @app.post("/__double__/grant")
+    def control_grant():
+        args = request.get_json(force=True, silent=True) or {}
+        if not args.get("openid") or not args.get("template_id"):
+            return control_error("expected openid, template_id and optional count")
+        try:
+            quota = state.grant(args["openid"], args["template_id"], args.get("count", 1))
+        except ValueError as exc:
+            return control_error(str(exc))
+        return {"quota": quota}
+
+    @app.get("/__double__/quota")
+    def control_quota():
+        return {"quota": state.quota(request.args.get("openid"), request.args.get("template_id"))}
+
+    return app
+
+
+class WeChatDouble:
+    """Owns a double's state and the server thread that serves it."""
+
+    def __init__(self, appid="wxdouble", secret="doublesecret", templates=None, callback_url=None,
+                 callback_token=None, encoding_aes_key=None, encrypt_callback=False, callback_format="json",
+                 callback_delay=0.2):
+        self.state = _State(appid, secret, templates, callback_url, callback_token, encoding_aes_key,
+                            encrypt_callback, callback_format, callback_delay)
+        self.app = create_double_app(self.state)
+        self._server = None
+        self._thread = None
+
+    @property
+    def appid(self):
+        return self.state.appid
+
+    @property
+    def secret(self):
+        return self.state.secret
+
+    @property
+    def templates(self):
+        return copy.deepcopy(self.state.templates)
+
+    @property
+    def url(self):
+        if self._server is None:
+            raise RuntimeError("the WeChat double is not started")
+        return f"http://{self._server.host}:{self._server.port}/"
+
+    def start(self, host="127.0.0.1", port=0):
+        self._server = make_server(host, port, self.app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="wechat-double", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+            self._server = self._thread = None
+
+    def force(self, path, errcode=None, errmsg=None, http_status=None, delay=None, body=None, times=1):
+        self.state.force(path, errcode, errmsg, http_status, delay, body, times)
+
+    def calls(self, path=None):
+        return self.state.get_calls(path)
+
+    def reset(self):
+        self.state.reset()
+
+    def grant(self, openid, template_id, count=1):
+        return self.state.grant(openid, template_id, count)
+
+    def quota(self, openid, template_id):
+        return self.state.quota(openid, template_id)
+
+    def sent_messages(self):
+        return self.state.sent_messages()
+
+
+def main(argv=None):
+    env = os.environ.get
+    parser = argparse.ArgumentParser(description="Serve the WeChat API double for development.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8901)
+    # Defaults follow the app's own settings so `make run` needs to pass nothing for the two to agree.
+    parser.add_argument("--appid", default=env("WECHAT_APPID") or "wxdouble")
+    parser.add_argument("--secret", default=env("WECHAT_SECRET") or "doublesecret")
+    parser.add_argument("--callback-url", help="where media check results are pushed, e.g. "
+                                               "http://127.0.0.1:5000/wechat/callback")
+    parser.add_argument("--callback-token", default=env("WECHAT_CALLBACK_TOKEN"))
+    parser.add_argument("--encoding-aes-key", default=env("WECHAT_ENCODING_AES_KEY"))
+    parser.add_argument("--encrypt-callback", action="store_true")
+    parser.add_argument("--callback-format", choices=("json", "xml"), default="json")
+    parser.add_argument("--callback-delay", type=float, default=0.2)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    double = WeChatDouble(
+        appid=args.appid, secret=args.secret, callback_url=args.callback_url,
+        callback_token=args.callback_token, encoding_aes_key=args.encoding_aes_key,
+        encrypt_callback=args.encrypt_callback, callback_format=args.callback_format,
+        callback_delay=args.callback_delay,
+    )
+    # Served in the foreground: the process is the double, and Ctrl-C or SIGTERM ends it.
+    server = make_server(args.host, args.port, double.app, threaded=True)
+    log.info("WeChat API double on http://%s:%s/ (appid %s)", args.host, server.port, args.appid)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Configuration, chosen by APP_ENV (development | testing | production).
+
+Every setting comes from the environment (and a `.env` file in development), so the same code runs on a
+laptop with the embedded default and in a county data centre with PostgreSQL, Redis and real WeChat.
+"""
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_SECRET_KEY = "dev-secret-change-me"
+DEFAULT_PHONE_KEY = "dev-phone-key-change-me"
+
+
+def _env(name, default=None):
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+def _int(name, default):
+    return int(_env(name, default))
+
+
+def _bool(name, default=False):
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(name, default=()):
+    value = _env(name)
+    if value is None:
+        return list(default)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+class ConfigError(RuntimeError):
+    """Raised when a configuration would be unsafe to run with."""
+
+
+class BaseConfig:
+    APP_ENV = "base"
+    JSON_AS_ASCII = False
+
+    def __init__(self):
+        self.SECRET_KEY = _env("SECRET_KEY", DEFAULT_SECRET_KEY)
+        self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", self.default_database_url())
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        if not self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
+            self.SQLALCHEMY_ENGINE_OPTIONS.update(
+                pool_size=_int("DB_POOL_SIZE", 10), max_overflow=_int("DB_MAX_OVERFLOW", 10), pool_recycle=1800
+            )
+        # "memory://" selects the in-process Redis stand-in (fakeredis) of the embedded default.
+        self.REDIS_URL = _env("REDIS_URL", "memory://")
+        self.REDIS_KEY_PREFIX = _env("REDIS_KEY_PREFIX", "msss:")
+        self.RQ_QUEUE = _env("RQ_QUEUE", "minsheng")
+        self.CACHE_TTL = _int("CACHE_TTL", 300)
+
+        self.WECHAT_APPID = _env("WECHAT_APPID")
+        self.WECHAT_SECRET = _env("WECHAT_SECRET")
+        self.WECHAT_API_BASE = _env("WECHAT_API_BASE")
+        self.WECHAT_TIMEOUT = float(_env("WECHAT_TIMEOUT", 5))
+        self.WECHAT_CALLBACK_TOKEN = _env("WECHAT_CALLBACK_TOKEN")
+        self.WECHAT_ENCODING_AES_KEY = _env("WECHAT_ENCODING_AES_KEY")
+        self.WECHAT_MINIPROGRAM_STATE = _env("WECHAT_MINIPROGRAM_STATE", "formal")
+        self.WECHAT_DOUBLE = _bool("WECHAT_DOUBLE", False)
+
+        self.PHONE_ENCRYPTION_KEY = _env("PHONE_ENCRYPTION_KEY", DEFAULT_PHONE_KEY)
+        self.TOKEN_TTL_SECONDS = _int("TOKEN_TTL_SECONDS", 7 * 24 * 3600)
+        self.STAFF_TOKEN_TTL_SECONDS = _int("STAFF_TOKEN_TTL_SECONDS", 12 * 3600)
+
+        self.PLAN_FILE = _env("PLAN_FILE", str(ROOT / "data" / "plans" / "nanxian_2024.yaml"))
+        # 滞后: progress trailing the share of the plan year already elapsed by more than this margin.
+        self.BEHIND_SCHEDULE_MARGIN = _env("BEHIND_SCHEDULE_MARGIN", "0.10")
+        self.STALE_UPDATE_DAYS = _int("STALE_UPDATE_DAYS", 30)
+
+        self.UPLOAD_DIR = _env("UPLOAD_DIR", str(ROOT / "instance" / "uploads"))
+        self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 10 * 1024 * 1024)
+
+        self.WORKDAY_EXTRA_HOLIDAYS = _list("WORKDAY_EXTRA_HOLIDAYS")
+        self.WORKDAY_EXTRA_WORKDAYS = _list("WORKDAY_EXTRA_WORKDAYS")
+
+        self.API_TITLE = "民生实事进度与反馈 API"
+        self.API_VERSION = "v1"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/api/v1"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.OPENAPI_SWAGGER_UI_PATH = "docs"
+        # Served by the app itself: county intranets have no internet, so no CDN.
+        self.OPENAPI_SWAGGER_UI_URL = "/api/v1/docs-assets/"
+        self.API_SPEC_OPTIONS = {
+            "info": {"description": "南县民生实事小程序后端。错误统一为 {code, status, message, errors}。"},
+            "components": {
+                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}
+            },
+        }
+
+    def default_database_url(self):
+        return f"sqlite:///{ROOT / 'instance' / 'minsheng.db'}"
+
+    def validate(self):
+        """Refuse settings that must never reach production; a no-op elsewhere."""
+
+
+class DevelopmentConfig(BaseConfig):
+    APP_ENV = "development"
+
+    def __init__(self):
+        super().__init__()
+        self.WECHAT_DOUBLE = _bool("WECHAT_DOUBLE", True)
+        self.WECHAT_APPID = self.WECHAT_APPID or "wxdouble"
+        self.WECHAT_SECRET = self.WECHAT_SECRET or "doublesecret"
+        self.WECHAT_API_BASE = self.WECHAT_API_BASE or "http://127.0.0.1:8901/"
+        self.WECHAT_CALLBACK_TOKEN = self.WECHAT_CALLBACK_TOKEN or "devcallbacktoken"
+        self.WECHAT_ENCODING_AES_KEY = self.WECHAT_ENCODING_AES_KEY or "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+class TestingConfig(DevelopmentConfig):
+    APP_ENV = "testing"
+    TESTING = True
+
+    def __init__(self):
+        super().__init__()
+        self.SQLALCHEMY_DATABASE_URI = _env("TEST_DATABASE_URL", "sqlite://")
+        self.REDIS_URL = _env("TEST_REDIS_URL", "memory://")
+        self.REDIS_KEY_PREFIX = _env("REDIS_KEY_PREFIX", "msss-test:")
+
+
+class ProductionConfig(BaseConfig):
+    APP_ENV = "production"
+
+    def default_database_url(self):
+        return ""
+
+    def validate(self):
+        problems = []
+        if not self.SQLALCHEMY_DATABASE_URI:
+            problems.append("DATABASE_URL 未设置（生产环境必须使用 PostgreSQL）")
+        elif self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
+            problems.append("DATABASE_URL 指向 SQLite，生产环境必须使用 PostgreSQL")
+        if self.SECRET_KEY == DEFAULT_SECRET_KEY or len(self.SECRET_KEY) < 32:
+            problems.append("SECRET_KEY 为默认值或少于 32 个字符")
+        if self.PHONE_ENCRYPTION_KEY == DEFAULT_PHONE_KEY:
+            problems.append("PHONE_ENCRYPTION_KEY 为默认值")
+        if not self.WECHAT_APPID or not self.WECHAT_SECRET:
+            problems.append("WECHAT_APPID / WECHAT_SECRET 未设置")
+        if self.WECHAT_DOUBLE:
+            problems.append("WECHAT_DOUBLE 只能用于开发和测试")
+        if self.REDIS_URL.startswith("memory://"):
+            problems.append("REDIS_URL 未设置（生产环境需要真实的 Redis）")
+        if problems:
+            raise ConfigError("拒绝以生产配置启动 / refusing to start in production: " + "；".join(problems))
+
+
+CONFIGS = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}
+
+
+def load_config(env=None):
+    """Build the config object for APP_ENV (or `env`)."""
+    # Tests must not pick up a developer's .env; everything else may (systemd EnvironmentFile works too).
+    if (env or _env("APP_ENV")) != "testing":
+        load_dotenv(ROOT / ".env", override=False)
+    env = env or _env("APP_ENV", "development")
+    if env not in CONFIGS:
+        raise ConfigError(f"未知的 APP_ENV：{env}（可选 development、testing、production）")
+    config = CONFIGS[env]()
+    config.validate()
+    return config

@@ -1,0 +1,139 @@
+"""Test harness: a database of our own (PostgreSQL when TEST_DATABASE_URL names a server, else SQLite),
+Redis (TEST_REDIS_URL, else the in-process stand-in), schema built by the real migrations, and every test
+starting from empty tables and an empty key space.
+
+REQUIRE_REAL_SERVICES=1 (set by .ci/run) makes the run fail unless both PostgreSQL and Redis are in use.
+"""
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAN_FILE = ROOT / "data" / "plans" / "nanxian_2024.yaml"
+
+os.environ["APP_ENV"] = "testing"
+
+
+def _admin_engine(url):
+    return sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    server = os.environ.get("TEST_DATABASE_URL")
+    if not server:
+        if os.environ.get("REQUIRE_REAL_SERVICES") == "1":
+            pytest.exit("REQUIRE_REAL_SERVICES=1 but TEST_DATABASE_URL is not set", returncode=3)
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    url = make_url(server)
+    name = f"msss_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = _admin_engine(url)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url and os.environ.get("REQUIRE_REAL_SERVICES") == "1":
+        pytest.exit("REQUIRE_REAL_SERVICES=1 but TEST_REDIS_URL is not set", returncode=3)
+    return url or "memory://"
+
+
+@pytest.fixture(scope="session")
+def app_config(database_url, redis_url):
+    from config import TestingConfig
+
+    config = TestingConfig()
+    config.SQLALCHEMY_DATABASE_URI = database_url
+    config.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    config.REDIS_URL = redis_url
+    # A key space of our own, so parallel runs on one Redis never see each other.
+    config.REDIS_KEY_PREFIX = f"msss-test-{uuid.uuid4().hex[:8]}:"
+    config.PLAN_FILE = str(PLAN_FILE)
+    return config
+
+
+@pytest.fixture(scope="session")
+def app(app_config, tmp_path_factory):
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    app_config.UPLOAD_DIR = str(tmp_path_factory.mktemp("uploads"))
+    app = create_app(app_config)
+    with app.app_context():
+        upgrade()
+        if os.environ.get("REQUIRE_REAL_SERVICES") == "1":
+            from app.extensions import db, redis_store
+
+            assert db.engine.dialect.name == "postgresql", "CI must run on PostgreSQL"
+            assert not redis_store.embedded, "CI must run on Redis"
+            redis_store.client.ping()
+    yield app
+
+
+def _clean_database(db):
+    tables = [t for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+def _clean_redis(redis_store):
+    if redis_store.embedded:
+        redis_store.client.flushall()
+        return
+    keys = list(redis_store.client.scan_iter(match=redis_store.prefix + "*", count=1000))
+    if keys:
+        redis_store.client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(request):
+    """Each test that uses the app starts from empty tables and an empty key space."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app = request.getfixturevalue("app")
+    from app.extensions import db, redis_store
+
+    with app.app_context():
+        _clean_database(db)
+        _clean_redis(redis_store)
+        yield
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def plan(app):
+    """The shipped 2024 plan, imported through the real importer."""
+    from app.projects.importer import import_plan
+
+    report = import_plan(PLAN_FILE)
+    return report
+
+
+@pytest.fixture
+def factories(app):
+    from tests import factories
+
+    return factories
