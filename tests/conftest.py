@@ -1,6 +1,7 @@
 """Test harness: a database of our own (PostgreSQL when TEST_DATABASE_URL names a server, else SQLite),
-Redis (TEST_REDIS_URL, else the in-process stand-in), schema built by the real migrations, and every test
-starting from empty tables and an empty key space.
+Redis (TEST_REDIS_URL, else the in-process stand-in), and every test starting from empty tables and an empty
+key space. The schema comes from the models here; tests/test_migrations.py proves the migrations build the
+same schema (and tear it down) on a database of their own.
 
 REQUIRE_REAL_SERVICES=1 (set by .ci/run) makes the run fail unless both PostgreSQL and Redis are in use.
 """
@@ -65,16 +66,15 @@ def app_config(database_url, redis_url):
 
 @pytest.fixture(scope="session")
 def app(app_config, tmp_path_factory):
-    from flask_migrate import upgrade
-
     from app import create_app
+    from app.extensions import db
 
     app_config.UPLOAD_DIR = str(tmp_path_factory.mktemp("uploads"))
     app = create_app(app_config)
     with app.app_context():
-        upgrade()
+        db.create_all()
         if os.environ.get("REQUIRE_REAL_SERVICES") == "1":
-            from app.extensions import db, redis_store
+            from app.extensions import redis_store
 
             assert db.engine.dialect.name == "postgresql", "CI must run on PostgreSQL"
             assert not redis_store.embedded, "CI must run on Redis"
