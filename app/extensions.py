@@ -1,6 +1,7 @@
 """The process-wide extension objects; bound to an app in create_app()."""
 import fakeredis
 import redis
+from flask import current_app
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
@@ -24,19 +25,38 @@ api = Api()
 _FAKE_SERVER = fakeredis.FakeServer()
 
 
-class RedisHolder:
-    """Gives every part of the app the same Redis connection pool for the configured REDIS_URL."""
+class _RedisConnection:
+    def __init__(self, url, prefix):
+        self.url = url
+        self.prefix = prefix
+        self.client = make_redis(url)
 
-    def __init__(self):
-        self.client = None
-        self.url = None
-        self.prefix = ""
+
+class RedisHolder:
+    """Gives every part of the app the Redis connection (pool) of the current app's REDIS_URL.
+
+    The connection lives on the app, not on this module, so two apps in one process (tests, tools) never
+    share or replace each other's.
+    """
 
     def init_app(self, app):
-        self.url = app.config["REDIS_URL"]
-        self.prefix = app.config["REDIS_KEY_PREFIX"]
-        self.client = make_redis(self.url)
-        app.extensions["redis"] = self
+        app.extensions["redis"] = _RedisConnection(app.config["REDIS_URL"], app.config["REDIS_KEY_PREFIX"])
+
+    @property
+    def _conn(self):
+        return current_app.extensions["redis"]
+
+    @property
+    def client(self):
+        return self._conn.client
+
+    @property
+    def url(self):
+        return self._conn.url
+
+    @property
+    def prefix(self):
+        return self._conn.prefix
 
     @property
     def embedded(self):

@@ -3,6 +3,7 @@
 Every setting comes from the environment (and a `.env` file in development), so the same code runs on a
 laptop with the embedded default and in a county data centre with PostgreSQL, Redis and real WeChat.
 """
+import json
 import os
 from pathlib import Path
 
@@ -37,6 +38,16 @@ def _list(name, default=()):
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def _json(name):
+    value = _env(name)
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} 不是有效的 JSON：{exc}") from None
+
+
 class ConfigError(RuntimeError):
     """Raised when a configuration would be unsafe to run with."""
 
@@ -67,6 +78,20 @@ class BaseConfig:
         self.WECHAT_ENCODING_AES_KEY = _env("WECHAT_ENCODING_AES_KEY")
         self.WECHAT_MINIPROGRAM_STATE = _env("WECHAT_MINIPROGRAM_STATE", "formal")
         self.WECHAT_DOUBLE = _bool("WECHAT_DOUBLE", False)
+        # Per message kind: {"template_id", "type", "fields"}; merged over app.wechat.messages.DEFAULT_TEMPLATES.
+        self.WECHAT_TEMPLATES = _json("WECHAT_TEMPLATES")
+        # Where WeChat's media check fetches uploaded images from (our public https origin).
+        self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL")
+        self.WECHAT_CALLBACK_MAX_AGE = _int("WECHAT_CALLBACK_MAX_AGE", 300)
+        self.NOTIFY_BATCH_SIZE = _int("NOTIFY_BATCH_SIZE", 50)
+        self.NOTIFY_CONCURRENCY = _int("NOTIFY_CONCURRENCY", 8)
+        self.NOTIFY_MAX_ATTEMPTS = _int("NOTIFY_MAX_ATTEMPTS", 5)
+        self.NOTIFY_RETRY_BASE_SECONDS = _int("NOTIFY_RETRY_BASE_SECONDS", 30)
+        # A pending message that no job has taken within this long is re-enqueued by the sweep.
+        self.NOTIFY_SWEEP_GRACE_SECONDS = _int("NOTIFY_SWEEP_GRACE_SECONDS", 60)
+        self.NOTIFY_SWEEP_SECONDS = _int("NOTIFY_SWEEP_SECONDS", 30)
+        # Periodic sweeps in this process: `flask worker` always; the embedded runner of a web process if true.
+        self.JOBS_PERIODIC = _bool("JOBS_PERIODIC", True)
 
         self.PHONE_ENCRYPTION_KEY = _env("PHONE_ENCRYPTION_KEY", DEFAULT_PHONE_KEY)
         self.TOKEN_TTL_SECONDS = _int("TOKEN_TTL_SECONDS", 7 * 24 * 3600)
@@ -79,6 +104,15 @@ class BaseConfig:
 
         self.UPLOAD_DIR = _env("UPLOAD_DIR", str(ROOT / "instance" / "uploads"))
         self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 10 * 1024 * 1024)
+        self.UPLOAD_MAX_BYTES = _int("UPLOAD_MAX_BYTES", 8 * 1024 * 1024)
+        self.UPLOAD_MAX_PIXELS = _int("UPLOAD_MAX_PIXELS", 40_000_000)
+
+        # Staff web console: a signed session cookie, logged out after this many idle minutes.
+        self.CONSOLE_IDLE_MINUTES = _int("CONSOLE_IDLE_MINUTES", 30)
+        self.SESSION_COOKIE_NAME = "console_session"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", self.APP_ENV == "production")
 
         self.WORKDAY_EXTRA_HOLIDAYS = _list("WORKDAY_EXTRA_HOLIDAYS")
         self.WORKDAY_EXTRA_WORKDAYS = _list("WORKDAY_EXTRA_WORKDAYS")
@@ -116,6 +150,7 @@ class DevelopmentConfig(BaseConfig):
         self.WECHAT_API_BASE = self.WECHAT_API_BASE or "http://127.0.0.1:8901/"
         self.WECHAT_CALLBACK_TOKEN = self.WECHAT_CALLBACK_TOKEN or "devcallbacktoken"
         self.WECHAT_ENCODING_AES_KEY = self.WECHAT_ENCODING_AES_KEY or "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+        self.PUBLIC_BASE_URL = self.PUBLIC_BASE_URL or f"http://127.0.0.1:{_env('PORT', '5000')}"
 
 
 class TestingConfig(DevelopmentConfig):
@@ -127,6 +162,8 @@ class TestingConfig(DevelopmentConfig):
         self.SQLALCHEMY_DATABASE_URI = _env("TEST_DATABASE_URL", "sqlite://")
         self.REDIS_URL = _env("TEST_REDIS_URL", "memory://")
         self.REDIS_KEY_PREFIX = _env("REDIS_KEY_PREFIX", "msss-test:")
+        # Tests wait for jobs explicitly (app.jobs.drain()); a timer firing mid-test would make them flaky.
+        self.JOBS_PERIODIC = False
 
 
 class ProductionConfig(BaseConfig):

@@ -1,0 +1,82 @@
+"""Configuration per APP_ENV, and production refusing unsafe settings with the reason."""
+import subprocess
+import sys
+
+import pytest
+
+from config import ConfigError, load_config, ROOT
+
+GOOD = {
+    "DATABASE_URL": "postgresql+psycopg://minsheng@db.internal/minsheng",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+    "SECRET_KEY": "k" * 48,
+    "PHONE_ENCRYPTION_KEY": "p" * 48,
+    "WECHAT_APPID": "wx1234567890",
+    "WECHAT_SECRET": "s" * 32,
+}
+
+
+@pytest.fixture
+def prod_env(monkeypatch):
+    for name in list(GOOD) + ["WECHAT_DOUBLE", "APP_ENV"]:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+def test_production_accepts_complete_settings(prod_env):
+    config = load_config("production")
+    assert config.SQLALCHEMY_DATABASE_URI == GOOD["DATABASE_URL"]
+    assert config.WECHAT_DOUBLE is False
+
+
+@pytest.mark.parametrize("name, value, reason", [
+    ("DATABASE_URL", "sqlite:///prod.db", "SQLite"),
+    ("DATABASE_URL", None, "DATABASE_URL 未设置"),
+    ("SECRET_KEY", None, "SECRET_KEY"),
+    ("SECRET_KEY", "short", "SECRET_KEY"),
+    ("PHONE_ENCRYPTION_KEY", None, "PHONE_ENCRYPTION_KEY"),
+    ("WECHAT_APPID", None, "WECHAT_APPID"),
+    ("WECHAT_SECRET", None, "WECHAT_SECRET"),
+    ("REDIS_URL", None, "REDIS_URL"),
+    ("WECHAT_DOUBLE", "1", "WECHAT_DOUBLE"),
+])
+def test_production_refuses_unsafe_settings_and_says_which(prod_env, name, value, reason):
+    if value is None:
+        prod_env.delenv(name)
+    else:
+        prod_env.setenv(name, value)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config("production")
+    assert reason in str(excinfo.value)
+
+
+def test_production_process_refuses_to_start(prod_env):
+    prod_env.setenv("APP_ENV", "production")
+    prod_env.setenv("DATABASE_URL", "sqlite:///x.db")
+    result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "SQLite" in result.stderr
+
+
+def test_development_defaults_are_the_embedded_setup(monkeypatch):
+    for name in ("DATABASE_URL", "REDIS_URL", "WECHAT_API_BASE", "WECHAT_DOUBLE"):
+        monkeypatch.delenv(name, raising=False)
+    config = load_config("development")
+    assert config.SQLALCHEMY_DATABASE_URI.startswith("sqlite:///")
+    assert config.REDIS_URL == "memory://"
+    assert config.WECHAT_DOUBLE is True and config.WECHAT_API_BASE.startswith("http://127.0.0.1")
+
+
+def test_environment_overrides(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@h/d")
+    monkeypatch.setenv("CACHE_TTL", "42")
+    config = load_config("development")
+    assert config.SQLALCHEMY_DATABASE_URI == "postgresql+psycopg://u@h/d"
+    assert config.CACHE_TTL == 42
+
+
+def test_unknown_app_env_is_refused():
+    with pytest.raises(ConfigError, match="APP_ENV"):
+        load_config("staging")
