@@ -103,4 +103,7 @@ def dev_serve(host, port):
         ).start(host=base.hostname, port=base.port)
         click.echo(f"微信接口替身：{double.url}")
     click.echo(f"服务地址：http://{host}:{port}/  接口文档：http://{host}:{port}/api/v1/docs")
-    current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+    # app.run() refuses to run inside a flask CLI command; the same server, started directly.
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
