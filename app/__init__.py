@@ -16,6 +16,8 @@ MODEL_MODULES = (
     "app.projects.models",
     "app.feedback.models",
     "app.media.models",
+    "app.wechat.models",
+    "app.progress.models",
 )
 
 # flask-smorest blueprints: documented in the OpenAPI.
@@ -23,6 +25,10 @@ API_BLUEPRINTS = (
     "app.projects.routes",
     "app.accounts.routes",
     "app.media.routes",
+    "app.wechat.routes",
+    "app.progress.routes",
+    "app.feedback.routes",
+    "app.feedback.staff_routes",
 )
 
 
@@ -48,12 +54,21 @@ def create_app(config=None):
     for name in API_BLUEPRINTS:
         api.register_blueprint(importlib.import_module(name).blp)
 
-    from app import docs
+    from app import docs, jobs, progress, wechat
     from app.ops import routes as ops_routes
 
     ops_routes.init_app(app)
+    jobs.init_app(app)
+    wechat.init_app(app)
+    progress.init_app(app)
+    from app import feedback
+
+    feedback.init_app(app)
     docs.init_app(app)
     register_error_handlers(app)
+    from app.console import init_app as init_console
+
+    init_console(app)
 
     from app.cli import register_cli
 

@@ -77,6 +77,21 @@ class Unavailable(DomainError):
     status = 503
 
 
+# Path prefix → renderer(status, message, headers): pages for people (the staff console) get an HTML error page.
+HTML_RENDERERS = {}
+
+
+def register_html_renderer(prefix, renderer):
+    HTML_RENDERERS[prefix] = renderer
+
+
+def _html_page(status, message, headers=None):
+    for prefix, render in HTML_RENDERERS.items():
+        if request.path.startswith(prefix):
+            return render(status, message, headers or {})
+    return None
+
+
 def error_response(status, message=None, errors=None, headers=None):
     body = {
         "code": status,
@@ -107,7 +122,7 @@ def _http_error(error):
     headers = dict(data.get("headers") or {})
     if error.code == 405 and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
-    return error_response(error.code, message, errors, headers)
+    return _html_page(error.code, message, headers) or error_response(error.code, message, errors, headers)
 
 
 def _is_chinese(text):
@@ -115,12 +130,13 @@ def _is_chinese(text):
 
 
 def _domain_error(error):
-    return error_response(error.status, error.message, error.errors, error.headers)
+    return (_html_page(error.status, error.message, error.headers)
+            or error_response(error.status, error.message, error.errors, error.headers))
 
 
 def _unexpected(error):
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return error_response(500)
+    return _html_page(500, MESSAGES[500]) or error_response(500)
 
 
 def register_error_handlers(app):

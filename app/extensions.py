@@ -1,6 +1,8 @@
 """The process-wide extension objects; bound to an app in create_app()."""
 import fakeredis
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from flask import current_app
 from flask_migrate import Migrate
 from flask_smorest import Api
@@ -69,7 +71,10 @@ class RedisHolder:
 def make_redis(url):
     if url.startswith("memory://"):
         return fakeredis.FakeRedis(server=_FAKE_SERVER)
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
+    # One quick retry, not redis-py's default backoff: with Redis down, a read must fall back to the
+    # database in milliseconds, not wait seconds per call.
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30,
+                                retry=Retry(NoBackoff(), 1))
 
 
 redis_store = RedisHolder()

@@ -38,6 +38,17 @@ def _list(name, default=()):
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def _per_kind(name, defaults):
+    """Per complaint kind, e.g. COMPLAINT_REPLY_WORKDAYS="complaint=5,consultation=3"; unnamed kinds keep defaults."""
+    result = dict(defaults)
+    for item in _list(name):
+        kind, _, value = item.partition("=")
+        if kind.strip() not in defaults or not value.strip().isdigit():
+            raise ConfigError(f"{name} 格式应为 kind=天数，kind 为 {'、'.join(defaults)}：{item!r}")
+        result[kind.strip()] = int(value)
+    return result
+
+
 def _json(name):
     value = _env(name)
     if value is None:
@@ -101,6 +112,10 @@ class BaseConfig:
         # 滞后: progress trailing the share of the plan year already elapsed by more than this margin.
         self.BEHIND_SCHEDULE_MARGIN = _env("BEHIND_SCHEDULE_MARGIN", "0.10")
         self.STALE_UPDATE_DAYS = _int("STALE_UPDATE_DAYS", 30)
+        # Subscribers read per batch by the push of a published progress update (one commit per batch).
+        self.FANOUT_BATCH_SIZE = _int("FANOUT_BATCH_SIZE", 1000)
+        # How often workers look for published updates whose push never finished (lost job, crash).
+        self.FANOUT_RESUME_SECONDS = _int("FANOUT_RESUME_SECONDS", 300)
 
         self.UPLOAD_DIR = _env("UPLOAD_DIR", str(ROOT / "instance" / "uploads"))
         self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 10 * 1024 * 1024)
@@ -116,6 +131,27 @@ class BaseConfig:
 
         self.WORKDAY_EXTRA_HOLIDAYS = _list("WORKDAY_EXTRA_HOLIDAYS")
         self.WORKDAY_EXTRA_WORKDAYS = _list("WORKDAY_EXTRA_WORKDAYS")
+
+        # 诉求办理（app.feedback）：时限按工作日计，评价窗口按自然日计。
+        self.COMPLAINT_SIGN_WORKDAYS = _per_kind(
+            "COMPLAINT_SIGN_WORKDAYS", {"complaint": 1, "suggestion": 1, "consultation": 1, "praise": 1})
+        self.COMPLAINT_REPLY_WORKDAYS = _per_kind(
+            "COMPLAINT_REPLY_WORKDAYS", {"complaint": 5, "suggestion": 10, "consultation": 3, "praise": 5})
+        self.COMPLAINT_EXTENSION_MAX_WORKDAYS = _int("COMPLAINT_EXTENSION_MAX_WORKDAYS", 10)
+        self.EVALUATION_WINDOW_DAYS = _int("EVALUATION_WINDOW_DAYS", 7)
+        # What an evaluation window that ends unanswered counts as: "unrated" (not counted) or "satisfied" (满意).
+        self.EVALUATION_TIMEOUT_OUTCOME = _env("EVALUATION_TIMEOUT_OUTCOME", "unrated")
+        self.COMPLAINT_MAX_REOPENS = _int("COMPLAINT_MAX_REOPENS", 2)
+        self.RECTIFICATION_WORKDAYS = _int("RECTIFICATION_WORKDAYS", 15)
+        self.TICKET_PREFIX = _env("TICKET_PREFIX", "NX")
+        self.COMPLAINT_DAILY_LIMIT = _int("COMPLAINT_DAILY_LIMIT", 5)
+        self.RATING_DAILY_LIMIT = _int("RATING_DAILY_LIMIT", 30)
+        self.COMPLAINT_DUPLICATE_MINUTES = _int("COMPLAINT_DUPLICATE_MINUTES", 10)
+        self.COMPLAINT_MIN_LENGTH = _int("COMPLAINT_MIN_LENGTH", 5)
+        self.COMPLAINT_MAX_LENGTH = _int("COMPLAINT_MAX_LENGTH", 1000)
+        self.DEADLINE_SWEEP_SECONDS = _int("DEADLINE_SWEEP_SECONDS", 300)
+        self.STATS_CACHE_TTL = _int("STATS_CACHE_TTL", 60)
+        self.EXPORT_MAX_ROWS = _int("EXPORT_MAX_ROWS", 50000)
 
         self.API_TITLE = "民生实事进度与反馈 API"
         self.API_VERSION = "v1"

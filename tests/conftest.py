@@ -60,6 +60,8 @@ def app_config(database_url, redis_url):
     config.REDIS_URL = redis_url
     # A key space of our own, so parallel runs on one Redis never see each other.
     config.REDIS_KEY_PREFIX = f"msss-test-{uuid.uuid4().hex[:8]}:"
+    # RQ keys are not prefixed: a queue of our own keeps parallel runs' jobs apart.
+    config.RQ_QUEUE = f"msss-test-{uuid.uuid4().hex[:8]}"
     config.PLAN_FILE = str(PLAN_FILE)
     return config
 
@@ -83,14 +85,11 @@ def app(app_config, tmp_path_factory):
 
 
 def _clean_database(db):
-    tables = [t for t in reversed(db.metadata.sorted_tables)]
+    # DELETE, children first: on tables this small it is ~40× faster than TRUNCATE on PostgreSQL. Ids keep
+    # counting up, so no test may assume an id.
     with db.engine.begin() as conn:
-        if db.engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(table.delete())
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
 
 
 def _clean_redis(redis_store):
@@ -137,3 +136,38 @@ def factories(app):
     from tests import factories
 
     return factories
+
+
+@pytest.fixture(autouse=True)
+def _jobs_finished(request):
+    """The background jobs a test enqueued have run before the next test empties the tables."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("_isolated")
+    yield
+    from app import jobs
+
+    jobs.drain()
+
+
+@pytest.fixture(scope="session")
+def _wechat_double(app):
+    from app.wechat.double import WeChatDouble
+
+    config = app.config
+    double = WeChatDouble(appid=config["WECHAT_APPID"], secret=config["WECHAT_SECRET"],
+                          callback_token=config["WECHAT_CALLBACK_TOKEN"],
+                          encoding_aes_key=config["WECHAT_ENCODING_AES_KEY"]).start()
+    config["WECHAT_API_BASE"] = double.url
+    yield double
+    double.stop()
+
+
+@pytest.fixture
+def wechat(_wechat_double):
+    """The WeChat API double (one per session, over real HTTP) the app talks to, reset for this test:
+    no calls, quotas, forced answers or callback pushes carried over from another test."""
+    _wechat_double.reset()
+    _wechat_double.configure_callback(url=None)
+    return _wechat_double

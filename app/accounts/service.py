@@ -31,6 +31,8 @@ def create_staff(username, password, role, unit_name=None, display_name=None, ac
     if role not in STAFF_ROLES:
         raise Invalid(f"角色无效：{role}", errors={"role": [f"可选：{', '.join(STAFF_ROLES)}"]})
     validate_password(password)
+    if not username or len(username) > 64:
+        raise Invalid("用户名不能为空，且不超过 64 个字符。", errors={"username": ["用户名无效。"]})
     unit = None
     if role in UNIT_ROLES:
         if not unit_name:
@@ -104,3 +106,35 @@ def set_active(staff_id, active, actor):
         audit("staff", actor.id, "staff.enable" if active else "staff.disable", "staff", staff.id)
     db.session.commit()
     return staff
+
+
+def list_units():
+    return db.session.execute(db.select(Unit).order_by(Unit.name)).scalars().all()
+
+
+def list_staff():
+    """Every staff account, office and admin first, then by unit and username."""
+    return db.session.execute(
+        db.select(StaffUser).outerjoin(StaffUser.unit)
+        .order_by(StaffUser.unit_id.is_not(None), Unit.name, StaffUser.username)
+    ).unique().scalars().all()
+
+
+def reset_password(staff_id, password, actor):
+    """Set a new password; every session and token issued before dies, and a lockout is lifted."""
+    staff = db.session.get(StaffUser, staff_id)
+    if staff is None:
+        raise NotFound("账号不存在。")
+    validate_password(password)
+    staff.password_hash = generate_password_hash(password, PASSWORD_METHOD)
+    staff.token_version += 1
+    staff.failed_logins = 0
+    staff.locked_until = None
+    audit("staff", actor.id, "staff.reset_password", "staff", staff.id)
+    db.session.commit()
+    return staff
+
+
+def record_logout(staff, ip=None):
+    audit("staff", staff.id, "staff.logout", "staff", staff.id, ip=ip)
+    db.session.commit()

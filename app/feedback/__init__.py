@@ -1,0 +1,9 @@
+"""Feedback: satisfaction ratings with 差评整改, and complaints routed to lead units with working-day deadlines."""
+
+
+def init_app(app):
+    from app import jobs
+    from app.feedback import deadlines
+
+    deadlines.validate_config(app.config)
+    jobs.register_periodic("app.feedback.jobs.sweep_deadlines", app.config["DEADLINE_SWEEP_SECONDS"])

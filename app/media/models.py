@@ -12,6 +12,8 @@ class Upload(TimestampMixin, db.Model):
     owner_type = db.Column(db.String(16), nullable=False)  # resident | staff
     owner_id = db.Column(db.Integer, nullable=False)
     storage_key = db.Column(db.String(128), nullable=False, unique=True)
+    # Shown to the office, and the last segment of the URL WeChat fetches the image from for its check.
+    original_name = db.Column(db.String(128))
     content_type = db.Column(db.String(32), nullable=False)
     size = db.Column(db.Integer, nullable=False)
     width = db.Column(db.Integer)
@@ -21,6 +23,6 @@ class Upload(TimestampMixin, db.Model):
     check_trace_id = db.Column(db.String(64), index=True)
 
     __table_args__ = (
-        db.Index("ix_uploads_owner", "owner_type", "owner_id"),
+        db.Index("ix_uploads_owner", "owner_type", "owner_id", "sha256"),
         db.CheckConstraint(f"check_status IN {CHECK_STATUSES!r}", name="check_status"),
     )

@@ -172,33 +172,3 @@ class MetricChange(db.Model):
 
     __table_args__ = (db.Index("ix_metric_changes_project_created", "project_id", "created_at"),)
 
-
-UPDATE_STATUSES = ("draft", "published", "rejected")
-
-
-class ProgressUpdate(TimestampMixin, db.Model):
-    """A progress report drafted by a lead unit; public only once the office publishes it."""
-
-    __tablename__ = "progress_updates"
-
-    id = db.Column(db.Integer, primary_key=True)
-    project_id = db.Column(db.Integer, db.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
-    unit_id = db.Column(db.Integer, db.ForeignKey("units.id"), nullable=False, index=True)
-    author_id = db.Column(db.Integer, db.ForeignKey("staff_users.id"), nullable=False)
-    status = db.Column(db.String(16), nullable=False, default="draft", server_default="draft")
-    content = db.Column(db.Text, nullable=False)
-    # [{metric_id, value, township?}] as decimal strings, applied on publish.
-    metric_values = db.Column(db.JSON, nullable=False, default=list)
-    image_ids = db.Column(db.JSON, nullable=False, default=list)
-    township = db.Column(db.String(32))
-    reject_reason = db.Column(db.Text)
-    published_at = db.Column(db.DateTime(timezone=True))
-    published_by_id = db.Column(db.Integer, db.ForeignKey("staff_users.id"))
-
-    project = db.relationship(Project)
-    unit = db.relationship("Unit")
-
-    __table_args__ = (
-        db.Index("ix_progress_updates_project_status_published", "project_id", "status", "published_at"),
-        db.CheckConstraint(f"status IN {UPDATE_STATUSES!r}", name="status"),
-    )

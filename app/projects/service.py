@@ -12,6 +12,7 @@ from app.errors import NotFound
 from app.extensions import db
 from app.feedback.models import Rating
 from app.media.service import image_refs
+from app.progress.models import ProgressUpdate
 from app.projects.models import (
     STATUS_LABELS,
     Category,
@@ -20,7 +21,6 @@ from app.projects.models import (
     MetricTownship,
     Plan,
     Project,
-    ProgressUpdate,
     ProjectUnit,
 )
 from app.projects.progress import is_behind, metric_progress

@@ -163,7 +163,7 @@ class _State:
     """Everything the double remembers; one lock guards it all."""
 
     def __init__(self, appid, secret, templates, callback_url, callback_token, encoding_aes_key,
-                 encrypt_callback, callback_format, callback_delay):
+                 encrypt_callback, callback_format, callback_delay, latency=0.0):
         if callback_format not in ("json", "xml"):
             raise ValueError("callback_format must be 'json' or 'xml'")
         if encrypt_callback and not (callback_token and encoding_aes_key):
@@ -185,6 +185,8 @@ class _State:
         self.encrypt_callback = encrypt_callback
         self.callback_format = callback_format
         self.callback_delay = callback_delay
+        # Seconds every subscribe send takes to answer, like WeChat's round trip (load tests).
+        self.latency = float(latency)
         # Tokens survive reset(): a client that cached one between tests must keep working, as with WeChat.
         self.tokens = set()
         self._clear()
@@ -359,6 +361,8 @@ def create_double_app(state):
         return {"openid": "o_" + code, "session_key": session_key, "unionid": "u_" + code}
 
     def subscribe_send():
+        if state.latency:
+            time.sleep(state.latency)
         require_token()
         data = body()
         openid = data.get("touser")
@@ -553,9 +557,9 @@ class WeChatDouble:
 
     def __init__(self, appid="wxdouble", secret="doublesecret", templates=None, callback_url=None,
                  callback_token=None, encoding_aes_key=None, encrypt_callback=False, callback_format="json",
-                 callback_delay=0.2):
+                 callback_delay=0.2, latency=0.0):
         self.state = _State(appid, secret, templates, callback_url, callback_token, encoding_aes_key,
-                            encrypt_callback, callback_format, callback_delay)
+                            encrypt_callback, callback_format, callback_delay, latency)
         self.app = create_double_app(self.state)
         self._server = None
         self._thread = None
@@ -609,6 +613,18 @@ class WeChatDouble:
     def sent_messages(self):
         return self.state.sent_messages()
 
+    def configure_callback(self, url=None, encrypt=False, callback_format="json", delay=0.2):
+        """Where (and how) media check results are pushed from now on; url=None pushes nothing."""
+        if callback_format not in ("json", "xml"):
+            raise ValueError("callback_format must be 'json' or 'xml'")
+        if encrypt and not (self.state.callback_token and self.state.encoding_aes_key):
+            raise ValueError("encrypt needs the double's callback_token and encoding_aes_key")
+        with self.state.lock:
+            self.state.callback_url = url
+            self.state.encrypt_callback = encrypt
+            self.state.callback_format = callback_format
+            self.state.callback_delay = delay
+
 
 def main(argv=None):
     env = os.environ.get
@@ -625,13 +641,14 @@ def main(argv=None):
     parser.add_argument("--encrypt-callback", action="store_true")
     parser.add_argument("--callback-format", choices=("json", "xml"), default="json")
     parser.add_argument("--callback-delay", type=float, default=0.2)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every subscribe send")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     double = WeChatDouble(
         appid=args.appid, secret=args.secret, callback_url=args.callback_url,
         callback_token=args.callback_token, encoding_aes_key=args.encoding_aes_key,
         encrypt_callback=args.encrypt_callback, callback_format=args.callback_format,
-        callback_delay=args.callback_delay,
+        callback_delay=args.callback_delay, latency=args.latency,
     )
     # Served in the foreground: the process is the double, and Ctrl-C or SIGTERM ends it.
     server = make_server(args.host, args.port, double.app, threaded=True)

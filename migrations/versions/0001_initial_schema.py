@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 11:48:18.179979
+Create Date: 2026-11-29 12:41:05.345056
 
 """
 from alembic import op
@@ -49,6 +49,11 @@ def upgrade():
     with op.batch_alter_table('residents', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_residents_unionid'), ['unionid'], unique=False)
 
+    op.create_table('ticket_counters',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('value', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('day', name=op.f('pk_ticket_counters'))
+    )
     op.create_table('units',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
@@ -63,6 +68,7 @@ def upgrade():
     sa.Column('owner_type', sa.String(length=16), nullable=False),
     sa.Column('owner_id', sa.Integer(), nullable=False),
     sa.Column('storage_key', sa.String(length=128), nullable=False),
+    sa.Column('original_name', sa.String(length=128), nullable=True),
     sa.Column('content_type', sa.String(length=32), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('width', sa.Integer(), nullable=True),
@@ -78,7 +84,34 @@ def upgrade():
     )
     with op.batch_alter_table('uploads', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_uploads_check_trace_id'), ['check_trace_id'], unique=False)
-        batch_op.create_index('ix_uploads_owner', ['owner_type', 'owner_id'], unique=False)
+        batch_op.create_index('ix_uploads_owner', ['owner_type', 'owner_id', 'sha256'], unique=False)
+
+    op.create_table('notifications',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('resident_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('template_id', sa.String(length=64), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('page', sa.String(length=255), nullable=True),
+    sa.Column('idempotency_key', sa.String(length=128), nullable=False),
+    sa.Column('status', sa.String(length=16), server_default='pending', nullable=False),
+    sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('enqueued_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('msgid', sa.String(length=32), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('pending', 'sent', 'skipped', 'failed')", name=op.f('ck_notifications_status')),
+    sa.ForeignKeyConstraint(['resident_id'], ['residents.id'], name=op.f('fk_notifications_resident_id_residents'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_notifications_idempotency_key'))
+    )
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notifications_resident_id'), ['resident_id'], unique=False)
+        batch_op.create_index('ix_notifications_status_next_attempt_at', ['status', 'next_attempt_at'], unique=False)
 
     op.create_table('plans',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -120,6 +153,18 @@ def upgrade():
     with op.batch_alter_table('staff_users', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_staff_users_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('subscription_quotas',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('resident_id', sa.Integer(), nullable=False),
+    sa.Column('template_id', sa.String(length=64), nullable=False),
+    sa.Column('remaining', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('remaining >= 0', name=op.f('ck_subscription_quotas_remaining')),
+    sa.ForeignKeyConstraint(['resident_id'], ['residents.id'], name=op.f('fk_subscription_quotas_resident_id_residents'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_subscription_quotas')),
+    sa.UniqueConstraint('resident_id', 'template_id', name=op.f('uq_subscription_quotas_resident_id_template_id'))
+    )
     op.create_table('categories',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('plan_id', sa.Integer(), nullable=False),
@@ -156,6 +201,48 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_projects_category_id'), ['category_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_projects_plan_id'), ['plan_id'], unique=False)
 
+    op.create_table('complaints',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_no', sa.String(length=32), nullable=False),
+    sa.Column('resident_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=True),
+    sa.Column('content', sa.Text(), nullable=False),
+    sa.Column('content_hash', sa.String(length=64), nullable=False),
+    sa.Column('image_ids', sa.JSON(), nullable=False),
+    sa.Column('township', sa.String(length=32), nullable=True),
+    sa.Column('phone_encrypted', sa.Text(), nullable=True),
+    sa.Column('phone_masked', sa.String(length=16), nullable=True),
+    sa.Column('anonymous', sa.Boolean(), server_default=sa.text('false'), nullable=False),
+    sa.Column('content_check', sa.String(length=8), server_default='pass', nullable=False),
+    sa.Column('status', sa.String(length=24), nullable=False),
+    sa.Column('status_before_request', sa.String(length=24), nullable=True),
+    sa.Column('pending_extension_days', sa.Integer(), nullable=True),
+    sa.Column('merged_into_id', sa.Integer(), nullable=True),
+    sa.Column('reopen_count', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('urge_count', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('evaluation_due_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('idempotency_key', sa.String(length=64), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("kind IN ('complaint', 'suggestion', 'consultation', 'praise')", name=op.f('ck_complaints_kind')),
+    sa.CheckConstraint("status IN ('triage', 'assigned', 'signed', 'return_requested', 'extension_requested', 'replied', 'closed', 'merged')", name=op.f('ck_complaints_status')),
+    sa.ForeignKeyConstraint(['merged_into_id'], ['complaints.id'], name=op.f('fk_complaints_merged_into_id_complaints')),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_complaints_project_id_projects')),
+    sa.ForeignKeyConstraint(['resident_id'], ['residents.id'], name=op.f('fk_complaints_resident_id_residents')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_complaints')),
+    sa.UniqueConstraint('resident_id', 'idempotency_key', name=op.f('uq_complaints_resident_id_idempotency_key')),
+    sa.UniqueConstraint('ticket_no', name=op.f('uq_complaints_ticket_no'))
+    )
+    with op.batch_alter_table('complaints', schema=None) as batch_op:
+        batch_op.create_index('ix_complaints_created_project', ['created_at', 'project_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_complaints_merged_into_id'), ['merged_into_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_complaints_project_id'), ['project_id'], unique=False)
+        batch_op.create_index('ix_complaints_resident_created', ['resident_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_complaints_resident_hash_created', ['resident_id', 'content_hash', 'created_at'], unique=False)
+        batch_op.create_index('ix_complaints_status_created', ['status', 'created_at'], unique=False)
+
     op.create_table('metrics',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('project_id', sa.Integer(), nullable=False),
@@ -189,19 +276,27 @@ def upgrade():
     sa.Column('image_ids', sa.JSON(), nullable=False),
     sa.Column('township', sa.String(length=32), nullable=True),
     sa.Column('reject_reason', sa.Text(), nullable=True),
+    sa.Column('rejected_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('rejected_by_id', sa.Integer(), nullable=True),
+    sa.Column('edited_by_id', sa.Integer(), nullable=True),
     sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('published_by_id', sa.Integer(), nullable=True),
+    sa.Column('fanned_out_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('notifications_queued', sa.Integer(), server_default='0', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("status IN ('draft', 'published', 'rejected')", name=op.f('ck_progress_updates_status')),
     sa.ForeignKeyConstraint(['author_id'], ['staff_users.id'], name=op.f('fk_progress_updates_author_id_staff_users')),
+    sa.ForeignKeyConstraint(['edited_by_id'], ['staff_users.id'], name=op.f('fk_progress_updates_edited_by_id_staff_users')),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_progress_updates_project_id_projects'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['published_by_id'], ['staff_users.id'], name=op.f('fk_progress_updates_published_by_id_staff_users')),
+    sa.ForeignKeyConstraint(['rejected_by_id'], ['staff_users.id'], name=op.f('fk_progress_updates_rejected_by_id_staff_users')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_progress_updates_unit_id_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_progress_updates'))
     )
     with op.batch_alter_table('progress_updates', schema=None) as batch_op:
         batch_op.create_index('ix_progress_updates_project_status_published', ['project_id', 'status', 'published_at'], unique=False)
+        batch_op.create_index('ix_progress_updates_status_created', ['status', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_progress_updates_unit_id'), ['unit_id'], unique=False)
 
     op.create_table('project_units',
@@ -221,6 +316,7 @@ def upgrade():
     sa.Column('project_id', sa.Integer(), nullable=False),
     sa.Column('level', sa.SmallInteger(), nullable=False),
     sa.Column('comment', sa.Text(), nullable=True),
+    sa.Column('final', sa.Boolean(), server_default=sa.text('false'), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint('level BETWEEN 1 AND 5', name=op.f('ck_ratings_level')),
@@ -230,7 +326,88 @@ def upgrade():
     sa.UniqueConstraint('resident_id', 'project_id', name=op.f('uq_ratings_resident_id_project_id'))
     )
     with op.batch_alter_table('ratings', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_ratings_project_id'), ['project_id'], unique=False)
+        batch_op.create_index('ix_ratings_project_level', ['project_id', 'level'], unique=False)
+
+    op.create_table('subscriptions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('resident_id', sa.Integer(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_subscriptions_project_id_projects'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['resident_id'], ['residents.id'], name=op.f('fk_subscriptions_resident_id_residents'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_subscriptions')),
+    sa.UniqueConstraint('resident_id', 'project_id', name=op.f('uq_subscriptions_resident_id_project_id'))
+    )
+    with op.batch_alter_table('subscriptions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_subscriptions_project_id'), ['project_id'], unique=False)
+
+    op.create_table('complaint_assignments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('complaint_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('is_current', sa.Boolean(), nullable=False),
+    sa.Column('round', sa.Integer(), nullable=False),
+    sa.Column('assigned_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sign_due_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('signed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reply_due_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('replied_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('extended_days', sa.Integer(), nullable=False),
+    sa.Column('handling_days', sa.Integer(), nullable=True),
+    sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('withdrawn_reason', sa.String(length=16), nullable=True),
+    sa.Column('reopened', sa.Boolean(), nullable=False),
+    sa.Column('eval_level', sa.SmallInteger(), nullable=True),
+    sa.Column('eval_resolved', sa.Boolean(), nullable=True),
+    sa.Column('eval_comment', sa.Text(), nullable=True),
+    sa.Column('eval_source', sa.String(length=8), nullable=True),
+    sa.Column('evaluated_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('sign_alerted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reply_alerted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("withdrawn_reason IN ('returned', 'reassigned', 'merged')", name=op.f('ck_complaint_assignments_withdrawn_reason')),
+    sa.CheckConstraint('eval_level BETWEEN 1 AND 5', name=op.f('ck_complaint_assignments_eval_level')),
+    sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_complaint_assignments_complaint_id_complaints'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_complaint_assignments_unit_id_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_complaint_assignments'))
+    )
+    with op.batch_alter_table('complaint_assignments', schema=None) as batch_op:
+        batch_op.create_index('ix_complaint_assignments_assigned_unit', ['assigned_at', 'unit_id'], unique=False)
+        batch_op.create_index('ix_complaint_assignments_complaint', ['complaint_id'], unique=False)
+        batch_op.create_index('ix_complaint_assignments_reply_pending', ['replied_at', 'reply_alerted_at', 'reply_due_at'], unique=False)
+        batch_op.create_index('ix_complaint_assignments_sign_pending', ['signed_at', 'sign_alerted_at', 'sign_due_at'], unique=False)
+        batch_op.create_index('ix_complaint_assignments_unit_assigned', ['unit_id', 'assigned_at'], unique=False)
+        batch_op.create_index('ix_complaint_assignments_unit_current', ['unit_id', 'is_current'], unique=False)
+        batch_op.create_index('uq_complaint_assignments_current', ['complaint_id'], unique=True, postgresql_where=sa.text('is_current'), sqlite_where=sa.text('is_current'))
+
+    op.create_table('complaint_co_units',
+    sa.Column('complaint_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_complaint_co_units_complaint_id_complaints'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_complaint_co_units_unit_id_units')),
+    sa.PrimaryKeyConstraint('complaint_id', 'unit_id', name=op.f('pk_complaint_co_units'))
+    )
+    with op.batch_alter_table('complaint_co_units', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_complaint_co_units_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('complaint_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('complaint_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('action', sa.String(length=24), nullable=False),
+    sa.Column('actor_type', sa.String(length=16), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('unit_id', sa.Integer(), nullable=True),
+    sa.Column('from_status', sa.String(length=24), nullable=True),
+    sa.Column('to_status', sa.String(length=24), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_complaint_events_complaint_id_complaints'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_complaint_events_unit_id_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_complaint_events'))
+    )
+    with op.batch_alter_table('complaint_events', schema=None) as batch_op:
+        batch_op.create_index('ix_complaint_events_action_unit', ['action', 'unit_id'], unique=False)
+        batch_op.create_index('ix_complaint_events_complaint_id', ['complaint_id', 'id'], unique=False)
 
     op.create_table('metric_changes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -270,11 +447,75 @@ def upgrade():
     with op.batch_alter_table('metric_townships', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_metric_townships_metric_id'), ['metric_id'], unique=False)
 
+    op.create_table('rectification_tasks',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('rating_id', sa.Integer(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('rating_level', sa.SmallInteger(), nullable=False),
+    sa.Column('rating_comment', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=16), server_default='open', nullable=False),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('answered_by_id', sa.Integer(), nullable=True),
+    sa.Column('result', sa.Text(), nullable=True),
+    sa.Column('alerted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('open', 'answered')", name=op.f('ck_rectification_tasks_status')),
+    sa.ForeignKeyConstraint(['answered_by_id'], ['staff_users.id'], name=op.f('fk_rectification_tasks_answered_by_id_staff_users')),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_rectification_tasks_project_id_projects'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['rating_id'], ['ratings.id'], name=op.f('fk_rectification_tasks_rating_id_ratings'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_rectification_tasks_unit_id_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rectification_tasks'))
+    )
+    with op.batch_alter_table('rectification_tasks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rectification_tasks_rating_id'), ['rating_id'], unique=False)
+        batch_op.create_index('ix_rectification_tasks_status_due', ['status', 'due_at'], unique=False)
+        batch_op.create_index('ix_rectification_tasks_unit_status', ['unit_id', 'status'], unique=False)
+
+    op.create_table('overdue_alerts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('complaint_id', sa.Integer(), nullable=True),
+    sa.Column('assignment_id', sa.Integer(), nullable=True),
+    sa.Column('rectification_id', sa.Integer(), nullable=True),
+    sa.Column('handled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("kind IN ('sign', 'reply', 'rectification')", name=op.f('ck_overdue_alerts_kind')),
+    sa.ForeignKeyConstraint(['assignment_id'], ['complaint_assignments.id'], name=op.f('fk_overdue_alerts_assignment_id_complaint_assignments'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_overdue_alerts_complaint_id_complaints'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['rectification_id'], ['rectification_tasks.id'], name=op.f('fk_overdue_alerts_rectification_id_rectification_tasks'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_overdue_alerts_unit_id_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_overdue_alerts'))
+    )
+    with op.batch_alter_table('overdue_alerts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_overdue_alerts_assignment_id'), ['assignment_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_overdue_alerts_complaint_id'), ['complaint_id'], unique=False)
+        batch_op.create_index('ix_overdue_alerts_handled_created', ['handled_at', 'created_at', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_overdue_alerts_rectification_id'), ['rectification_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_overdue_alerts_unit_id'), ['unit_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('overdue_alerts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_overdue_alerts_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_overdue_alerts_rectification_id'))
+        batch_op.drop_index('ix_overdue_alerts_handled_created')
+        batch_op.drop_index(batch_op.f('ix_overdue_alerts_complaint_id'))
+        batch_op.drop_index(batch_op.f('ix_overdue_alerts_assignment_id'))
+
+    op.drop_table('overdue_alerts')
+    with op.batch_alter_table('rectification_tasks', schema=None) as batch_op:
+        batch_op.drop_index('ix_rectification_tasks_unit_status')
+        batch_op.drop_index('ix_rectification_tasks_status_due')
+        batch_op.drop_index(batch_op.f('ix_rectification_tasks_rating_id'))
+
+    op.drop_table('rectification_tasks')
     with op.batch_alter_table('metric_townships', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_metric_townships_metric_id'))
 
@@ -284,8 +525,31 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_metric_changes_metric_id'))
 
     op.drop_table('metric_changes')
+    with op.batch_alter_table('complaint_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_complaint_events_complaint_id')
+        batch_op.drop_index('ix_complaint_events_action_unit')
+
+    op.drop_table('complaint_events')
+    with op.batch_alter_table('complaint_co_units', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_complaint_co_units_unit_id'))
+
+    op.drop_table('complaint_co_units')
+    with op.batch_alter_table('complaint_assignments', schema=None) as batch_op:
+        batch_op.drop_index('uq_complaint_assignments_current', postgresql_where=sa.text('is_current'), sqlite_where=sa.text('is_current'))
+        batch_op.drop_index('ix_complaint_assignments_unit_current')
+        batch_op.drop_index('ix_complaint_assignments_unit_assigned')
+        batch_op.drop_index('ix_complaint_assignments_sign_pending')
+        batch_op.drop_index('ix_complaint_assignments_reply_pending')
+        batch_op.drop_index('ix_complaint_assignments_complaint')
+        batch_op.drop_index('ix_complaint_assignments_assigned_unit')
+
+    op.drop_table('complaint_assignments')
+    with op.batch_alter_table('subscriptions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_subscriptions_project_id'))
+
+    op.drop_table('subscriptions')
     with op.batch_alter_table('ratings', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_ratings_project_id'))
+        batch_op.drop_index('ix_ratings_project_level')
 
     op.drop_table('ratings')
     with op.batch_alter_table('project_units', schema=None) as batch_op:
@@ -294,6 +558,7 @@ def downgrade():
     op.drop_table('project_units')
     with op.batch_alter_table('progress_updates', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_progress_updates_unit_id'))
+        batch_op.drop_index('ix_progress_updates_status_created')
         batch_op.drop_index('ix_progress_updates_project_status_published')
 
     op.drop_table('progress_updates')
@@ -301,23 +566,39 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_metrics_project_id'))
 
     op.drop_table('metrics')
+    with op.batch_alter_table('complaints', schema=None) as batch_op:
+        batch_op.drop_index('ix_complaints_status_created')
+        batch_op.drop_index('ix_complaints_resident_hash_created')
+        batch_op.drop_index('ix_complaints_resident_created')
+        batch_op.drop_index(batch_op.f('ix_complaints_project_id'))
+        batch_op.drop_index(batch_op.f('ix_complaints_merged_into_id'))
+        batch_op.drop_index('ix_complaints_created_project')
+
+    op.drop_table('complaints')
     with op.batch_alter_table('projects', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_projects_plan_id'))
         batch_op.drop_index(batch_op.f('ix_projects_category_id'))
 
     op.drop_table('projects')
     op.drop_table('categories')
+    op.drop_table('subscription_quotas')
     with op.batch_alter_table('staff_users', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_staff_users_unit_id'))
 
     op.drop_table('staff_users')
     op.drop_table('plans')
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_notifications_status_next_attempt_at')
+        batch_op.drop_index(batch_op.f('ix_notifications_resident_id'))
+
+    op.drop_table('notifications')
     with op.batch_alter_table('uploads', schema=None) as batch_op:
         batch_op.drop_index('ix_uploads_owner')
         batch_op.drop_index(batch_op.f('ix_uploads_check_trace_id'))
 
     op.drop_table('uploads')
     op.drop_table('units')
+    op.drop_table('ticket_counters')
     with op.batch_alter_table('residents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_residents_unionid'))
 

@@ -1,0 +1,58 @@
+"""The staff web console (/console/): server-rendered pages in Chinese for lead units, the task-force office
+and administrators. Every action calls the same service function as the staff API: no rule lives here."""
+from datetime import datetime
+from decimal import Decimal
+
+from app.accounts.models import ROLE_LABELS
+from app.common.timeutil import to_local
+
+
+def pct(value, places=1):
+    """A share 0–1 (decimal string or number) as a percentage; 暂无 when there is nothing to divide."""
+    if value is None or value == "":
+        return "暂无"
+    return f"{Decimal(str(value)) * 100:.{places}f}%"
+
+
+def localtime(value, fmt="%Y-%m-%d %H:%M"):
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return to_local(value).strftime(fmt)
+
+
+def _nav_items(staff):
+    items = [("console.index", "诉求队列")]
+    if staff.role in ("office", "admin"):
+        items.append(("console.triage", "分派与审批"))
+    items += [("console.updates", "进度更新"), ("console.rectifications", "差评整改"),
+              ("console.dashboard", "数据看板")]
+    if staff.role == "admin":
+        items.append(("console.accounts", "账号管理"))
+    return items
+
+
+# Pages reached from a nav entry keep that entry highlighted.
+NAV_GROUPS = {
+    "console.index": ("console.complaint",),
+    "console.updates": ("console.update_new", "console.update_detail", "console.update_edit"),
+}
+
+
+def init_app(app):
+    # Importing the view modules registers their routes on the blueprint.
+    from app.console import (security, uploads, views_accounts, views_auth, views_complaints,  # noqa: F401
+                             views_dashboard, views_progress)
+    from app.console.web import bp, csrf_token, current_staff
+
+    # On the app, not the blueprint: a blueprint object is shared by every app built in this process.
+    @app.context_processor
+    def _helpers():
+        return {"csrf_token": csrf_token, "role_label": ROLE_LABELS.get, "nav_items": _nav_items,
+                "nav_group": lambda endpoint: NAV_GROUPS.get(endpoint, ()), "staff": current_staff()}
+
+    app.add_template_filter(pct, "pct")
+    app.add_template_filter(localtime, "localtime")
+    app.register_blueprint(bp)
+    security.init_app(app)

@@ -1,0 +1,53 @@
+"""Staff account management for administrators: create, disable/enable, reset a password."""
+from flask import render_template, request
+
+from app.accounts.models import ROLE_LABELS
+from app.accounts.service import create_staff, list_staff, list_units, reset_password, set_active
+from app.console.web import back, bp, current_staff, flash_ok, login_required
+from app.errors import Conflict, Invalid
+
+
+def _page(status=200, error=None, form=None):
+    return render_template("console/accounts.html", accounts=list_staff(), units=list_units(),
+                           roles=ROLE_LABELS, error=error, form=form or {}), status
+
+
+@bp.get("/accounts")
+@login_required("admin")
+def accounts():
+    return _page()
+
+
+@bp.post("/accounts")
+@login_required("admin")
+def account_create():
+    form = request.form
+    try:
+        staff = create_staff((form.get("username") or "").strip(), form.get("password") or "", form.get("role") or "",
+                             form.get("unit") or None, (form.get("display_name") or "").strip() or None,
+                             actor=current_staff().id)
+    except (Invalid, Conflict) as error:
+        # Bad input or a taken username: the form again, filled in, with the service's message.
+        return _page(error.status, error.message, form)
+    flash_ok(f"已创建账号 {staff.username}。")
+    return back("console.accounts")
+
+
+@bp.post("/accounts/<int:staff_id>/active")
+@login_required("admin")
+def account_active(staff_id):
+    active = request.form.get("active") == "1"
+    staff = set_active(staff_id, active, current_staff())
+    flash_ok(f"账号 {staff.username} 已{'启用' if active else '停用'}。")
+    return back("console.accounts")
+
+
+@bp.post("/accounts/<int:staff_id>/password")
+@login_required("admin")
+def account_password(staff_id):
+    try:
+        staff = reset_password(staff_id, request.form.get("password") or "", current_staff())
+    except Invalid as error:
+        return _page(422, error.message)
+    flash_ok(f"账号 {staff.username} 的密码已重置，其已登录的会话全部失效。")
+    return back("console.accounts")

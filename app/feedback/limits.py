@@ -1,0 +1,64 @@
+"""Per-resident daily limits: counted in Redis, recounted from the database when Redis is down.
+
+A slot is taken before the write and given back if the write fails, so two concurrent requests cannot both
+take the last one, and a rejected request costs the resident nothing.
+"""
+import logging
+from contextlib import contextmanager
+from datetime import datetime, time, timedelta
+
+import redis
+
+from app.common.timeutil import SHANGHAI, to_local
+from app.errors import TooManyRequests
+from app.extensions import redis_store
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    "complaint": "今日提交诉求已达上限（{limit} 条），请明天再试。",
+    "rating": "今日评价次数已达上限（{limit} 次），请明天再试。",
+}
+
+
+def _local_midnights(now):
+    local = to_local(now)
+    start = datetime.combine(local.date(), time.min, tzinfo=SHANGHAI)
+    return start, start + timedelta(days=1)
+
+
+@contextmanager
+def daily_slot(what, resident_id, limit, now, count_in_database):
+    """Hold one of today's `limit` slots for `what` while the block runs; 429 with Retry-After when none is left.
+
+    `count_in_database(since)` counts today's uses from the rows themselves, for when Redis is unavailable.
+    """
+    day_start, day_end = _local_midnights(now)
+    retry_after = max(1, int((day_end - now).total_seconds()))
+    key = redis_store.key("limit", what, resident_id, day_start.date().isoformat())
+    try:
+        pipe = redis_store.client.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, retry_after + 3600)
+        used = pipe.execute()[0]
+    except redis.RedisError as exc:
+        log.warning("daily limit counter unavailable, counting in the database: %s", exc)
+        key = None
+        used = count_in_database(day_start) + 1
+    if used > limit:
+        _give_back(key)
+        raise TooManyRequests(MESSAGES[what].format(limit=limit), retry_after=retry_after)
+    try:
+        yield
+    except BaseException:
+        _give_back(key)
+        raise
+
+
+def _give_back(key):
+    if key is None:
+        return
+    try:
+        redis_store.client.decr(key)
+    except redis.RedisError as exc:
+        log.warning("could not give back a daily limit slot: %s", exc)

@@ -1,0 +1,19 @@
+from marshmallow import Schema, fields
+
+from app.media.models import CHECK_STATUSES
+
+
+class UploadIn(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
+                                               "description": "JPEG、PNG 或 WebP 图片（按内容识别，不看文件名）"})
+
+
+class UploadOut(Schema):
+    id = fields.Integer()
+    url = fields.String()
+    content_type = fields.String()
+    width = fields.Integer()
+    height = fields.Integer()
+    check_status = fields.String(metadata={
+        "enum": list(CHECK_STATUSES),
+        "description": "微信内容安全审核：pending 审核中，passed 通过，review 人工复核，blocked 未通过"})

@@ -1,0 +1,177 @@
+"""The push of a published progress update to every subscriber of its item.
+
+`fan_out_update` walks the item's subscriptions in keyset-paginated batches (never all of them in memory),
+writes one outbox row per subscriber with a bulk INSERT ... ON CONFLICT DO NOTHING on the idempotency key,
+commits per batch and enqueues the batch's sends. Run it twice, or again after a crash, and nobody gets a
+second message: the keys already in the outbox are skipped, and rows committed but never enqueued are
+picked up by the outbox sweep (app.wechat.outbox.sweep_pending).
+"""
+import logging
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app import jobs
+from app.common.timeutil import to_local, utcnow
+from app.extensions import db
+from app.progress.models import ProgressUpdate
+from app.projects.models import STATUS_LABELS, Project
+from app.wechat import messages
+from app.wechat.models import Notification, Subscription, SubscriptionQuota
+from app.wechat.outbox import enqueue_notifications
+
+log = logging.getLogger(__name__)
+
+KIND = "progress_update"
+PROJECT_PAGE = "pages/project/detail?id={project_id}"
+FANOUT_JOB = "app.progress.jobs.fan_out_update"
+# A push that could not start for this long is stale news: the office sees it was never sent.
+RESUME_WINDOW = timedelta(days=3)
+RESUME_AFTER = timedelta(minutes=10)
+
+
+def idempotency_key(update_id, resident_id):
+    return f"update:{update_id}:resident:{resident_id}"
+
+
+def message_values(update, project):
+    """The progress_update message: item title, its status (a WeChat phrase), the date, and a summary that
+    leads with the percentage done; app.wechat.messages trims each to WeChat's limits."""
+    percent = (Decimal(project.progress) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return {
+        "project_title": project.title,
+        "progress": STATUS_LABELS[project.status],
+        "date": to_local(update.published_at).date(),
+        "summary": f"完成{percent}%：{update.content}",
+    }
+
+
+def _insert():
+    return postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+
+
+def _batch_end(project_id, after_id, batch_size):
+    """The last subscription id of the next keyset page (None when there is none)."""
+    page = (
+        db.select(Subscription.id)
+        .where(Subscription.project_id == project_id, Subscription.id > after_id)
+        .order_by(Subscription.id).limit(batch_size).subquery()
+    )
+    return db.session.execute(db.select(sa.func.max(page.c.id))).scalar()
+
+
+def _queue_batch(update, message, data, page, after_id, upto_id):
+    """Outbox rows for the subscribers with ids in (after_id, upto_id], in the current transaction: one
+    INSERT ... SELECT ... ON CONFLICT DO NOTHING, so a key already queued is skipped by the database itself
+    and nothing but the new rows' ids comes back. Returns those ids."""
+    now = utcnow()
+    notifications = Notification.__table__
+    key = sa.literal(f"update:{update.id}:resident:") + sa.cast(Subscription.resident_id, sa.String)
+    timestamp = sa.literal(now, sa.DateTime(timezone=True))
+    # As app.wechat.outbox.queue_notification writes a row: due now, and enqueued by us right after the commit
+    # (so the sweep leaves it alone unless that enqueue comes to nothing).
+    columns = {
+        "resident_id": Subscription.resident_id,
+        "kind": sa.literal(KIND),
+        "template_id": sa.literal(message.template_id),
+        "data": sa.literal(data, notifications.c.data.type),
+        "page": sa.literal(page),
+        "idempotency_key": key,
+        "status": sa.literal("pending"),
+        "attempts": sa.literal(0),
+        "created_at": timestamp,
+        "updated_at": timestamp,
+        "next_attempt_at": timestamp,
+        "enqueued_at": timestamp,
+    }
+    subscribers = (
+        sa.select(*columns.values())
+        .where(Subscription.project_id == update.project_id, Subscription.id > after_id, Subscription.id <= upto_id)
+    )
+    if message.one_time:
+        subscribers = subscribers.join(SubscriptionQuota, sa.and_(
+            SubscriptionQuota.resident_id == Subscription.resident_id,
+            SubscriptionQuota.template_id == message.template_id, SubscriptionQuota.remaining >= 1))
+    statement = (
+        _insert()(notifications).from_select(list(columns), subscribers)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(notifications.c.id, notifications.c.resident_id)
+    )
+    inserted = {row.resident_id: row.id for row in db.session.execute(statement)}
+    if message.one_time and inserted:
+        inserted = _spend_quota(inserted, message.template_id, now)
+    return sorted(inserted.values())
+
+
+def _spend_quota(inserted, template_id, now):
+    """One-time template: each queued message spends one of the resident's acceptances. A message whose
+    acceptance a concurrent transaction spent first is withdrawn in this same transaction."""
+    spent = set(db.session.execute(
+        sa.update(SubscriptionQuota)
+        .where(SubscriptionQuota.template_id == template_id, SubscriptionQuota.resident_id.in_(list(inserted)),
+               SubscriptionQuota.remaining >= 1)
+        .values(remaining=SubscriptionQuota.remaining - 1, updated_at=now)
+        .returning(SubscriptionQuota.resident_id)
+        .execution_options(synchronize_session=False)
+    ).scalars())
+    withdrawn = [notification_id for rid, notification_id in inserted.items() if rid not in spent]
+    if withdrawn:
+        db.session.execute(sa.delete(Notification).where(Notification.id.in_(withdrawn))
+                           .execution_options(synchronize_session=False))
+    return {rid: notification_id for rid, notification_id in inserted.items() if rid in spent}
+
+
+def fan_out_update(update_id):
+    """Queue one progress_update message per subscriber of the update's item; returns how many it queued."""
+    update = db.session.get(ProgressUpdate, update_id)
+    if update is None or update.status != "published":
+        log.warning("progress update %s is not published; nothing to push", update_id)
+        return 0
+    project = db.session.get(Project, update.project_id)
+    message = messages.message_kind(KIND)
+    data = messages.build_data(KIND, message_values(update, project))
+    page = PROJECT_PAGE.format(project_id=project.id)
+    batch_size = current_app.config["FANOUT_BATCH_SIZE"]
+
+    after_id, queued = 0, 0
+    while (upto_id := _batch_end(project.id, after_id, batch_size)) is not None:
+        ids = _queue_batch(update, message, data, page, after_id, upto_id)
+        # Counted in the batch's own transaction: a re-run after a crash neither loses nor repeats any.
+        db.session.execute(
+            sa.update(ProgressUpdate).where(ProgressUpdate.id == update_id)
+            .values(notifications_queued=ProgressUpdate.notifications_queued + len(ids))
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        enqueue_notifications(ids)
+        queued += len(ids)
+        after_id = upto_id
+
+    db.session.execute(
+        sa.update(ProgressUpdate).where(ProgressUpdate.id == update_id).values(fanned_out_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    log.info("progress update %s: %d notification(s) queued", update_id, queued)
+    return queued
+
+
+def resume_fanouts(now=None):
+    """Periodic: re-enqueue the push of recently published updates whose fan-out never finished (a lost
+    job, a worker crash). The fan-out is idempotent, so a push that is merely slow is not harmed."""
+    now = now or utcnow()
+    ids = db.session.execute(
+        db.select(ProgressUpdate.id).where(
+            ProgressUpdate.status == "published", ProgressUpdate.fanned_out_at.is_(None),
+            ProgressUpdate.published_at < now - RESUME_AFTER, ProgressUpdate.published_at > now - RESUME_WINDOW,
+        ).order_by(ProgressUpdate.id)
+    ).scalars().all()
+    db.session.commit()
+    for update_id in ids:
+        jobs.enqueue(FANOUT_JOB, update_id)
+    if ids:
+        log.warning("re-enqueued the push of progress update(s) %s", ids)
+    return ids

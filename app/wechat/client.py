@@ -1,0 +1,209 @@
+"""The one wechatpy client of a process, pointed at WeChat or at the development double by WECHAT_API_BASE.
+
+What it changes in wechatpy 1.8.18, and why:
+- the token URL follows the configured base (wechatpy hard-codes api.weixin.qq.com in fetch_access_token);
+- the access token lives in Redis (wechatpy's RedisStorage), and one process at a time refreshes it under a
+  Redis lock, so a fleet of workers does not invalidate each other's tokens (each fetch revokes the old one
+  after a grace period);
+- auto_retry is off: it refreshes and retries without bound (a server that keeps answering 42001 ends in
+  RecursionError). Here a token error causes at most one refresh and one retry per call;
+- every request (the token fetch included, which wechatpy sends without any timeout) has WECHAT_TIMEOUT;
+- one pooled keep-alive HTTP session, sized for the concurrent sends of a worker.
+"""
+import logging
+import secrets
+import threading
+import time
+
+import redis
+import requests
+from flask import current_app
+from requests.adapters import HTTPAdapter
+from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+from wechatpy.session.redisstorage import RedisStorage
+from wechatpy.utils import json
+
+from app.extensions import redis_store
+
+log = logging.getLogger(__name__)
+
+PRODUCTION_API_BASE = "https://api.weixin.qq.com/"
+# 40001 invalid credential, 40014 invalid access_token, 42001 access_token expired.
+TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+# -1 system busy, 45009 API rate or daily limit, 45011 too frequent: worth another try later.
+TRANSIENT_ERRORS = frozenset({-1, 45009, 45011}) | TOKEN_ERRORS
+# Refresh a little before WeChat's 7200 s run out, so no call goes out with a token about to die.
+TOKEN_MARGIN = 300
+
+_build_lock = threading.Lock()
+
+
+class _TimeoutSession(requests.Session):
+    def __init__(self, timeout, pool_size):
+        super().__init__()
+        self.default_timeout = timeout
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
+
+    def request(self, method, url, **kwargs):
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        return super().request(method, url, **kwargs)
+
+
+class _TolerantRedisStorage(RedisStorage):
+    """Without Redis the app still works: it just fetches tokens more often."""
+
+    def get(self, key, default=None):
+        try:
+            return super().get(key, default)
+        except redis.RedisError as exc:
+            log.warning("WeChat token cache unavailable: %s", exc)
+            return default
+
+    def set(self, key, value, ttl=None):
+        try:
+            super().set(key, value, ttl)
+        except redis.RedisError as exc:
+            log.warning("WeChat token cache unavailable: %s", exc)
+
+    def delete(self, key):
+        try:
+            super().delete(key)
+        except redis.RedisError as exc:
+            log.warning("WeChat token cache unavailable: %s", exc)
+
+
+class _RedisLock:
+    """SET NX PX with an owner token; released only by its owner (WATCH/MULTI, which fakeredis also has)."""
+
+    def __init__(self, client, name, ttl, wait):
+        self.client = client
+        self.name = name
+        self.ttl_ms = int(ttl * 1000)
+        self.wait = wait
+        self.token = secrets.token_hex(8)
+        self.held = False
+
+    def __enter__(self):
+        deadline = time.monotonic() + self.wait
+        try:
+            while not self.client.set(self.name, self.token, nx=True, px=self.ttl_ms):
+                if time.monotonic() > deadline:
+                    log.warning("WeChat token refresh lock %s still held after %s s; refreshing anyway",
+                                self.name, self.wait)
+                    return self
+                time.sleep(0.05)
+        except redis.RedisError as exc:
+            log.warning("WeChat token refresh lock unavailable (%s); refreshing without it", exc)
+            return self
+        self.held = True
+        return self
+
+    def __exit__(self, *exc_info):
+        if not self.held:
+            return
+        try:
+            with self.client.pipeline() as pipe:
+                pipe.watch(self.name)
+                if pipe.get(self.name) in (self.token, self.token.encode()):
+                    pipe.multi()
+                    pipe.delete(self.name)
+                    pipe.execute()
+                else:
+                    pipe.unwatch()
+        except redis.RedisError as exc:
+            log.warning("could not release WeChat token lock %s: %s (it expires by itself)", self.name, exc)
+
+
+class AppWeChatClient(WeChatClient):
+    def __init__(self, appid, secret, api_base, timeout, pool_size, redis_client, key_prefix):
+        storage = _TolerantRedisStorage(redis_client, prefix=key_prefix + "wechatpy")
+        super().__init__(appid, secret, session=storage, timeout=timeout, auto_retry=False)
+        self._http = _TimeoutSession(timeout, pool_size)
+        self.API_BASE_URL = api_base + "cgi-bin/"
+        self.wxa.API_BASE_URL = api_base
+        self.token_url = api_base + "cgi-bin/token"
+        self._redis = redis_client
+        self._lock_name = key_prefix + f"wechat:token-lock:{appid}"
+
+    def fetch_access_token(self):
+        return self._fetch_access_token(self.token_url, {
+            "grant_type": "client_credential", "appid": self.appid, "secret": self.secret,
+        })
+
+    @property
+    def access_token(self):
+        return self.session.get(self.access_token_key) or self.refresh_access_token(stale=None)
+
+    def refresh_access_token(self, stale):
+        """A fresh token, unless another process has already replaced `stale` while we waited for the lock."""
+        # Long enough for one fetch that times out; waiting any longer than that would only add latency.
+        with _RedisLock(self._redis, self._lock_name, ttl=self.timeout * 2 + 5, wait=self.timeout + 1):
+            current = self.session.get(self.access_token_key)
+            if current and current != stale:
+                return current
+            result = self.fetch_access_token()
+            ttl = max(int(result.get("expires_in", 7200)) - TOKEN_MARGIN, 60)
+            self.session.set(self.access_token_key, result["access_token"], ttl)
+            return result["access_token"]
+
+    def _request(self, method, url_or_endpoint, **kwargs):
+        params = dict(kwargs.pop("params", None) or {})
+        if "access_token" in params:
+            return super()._request(method, url_or_endpoint, params=params, **kwargs)
+        params["access_token"] = self.access_token
+        try:
+            return super()._request(method, url_or_endpoint, params=dict(params), **dict(kwargs))
+        except WeChatClientException as exc:
+            if exc.errcode not in TOKEN_ERRORS:
+                raise
+            log.info("WeChat rejected the access token (%s); refreshing once and retrying", exc.errcode)
+        params["access_token"] = self.refresh_access_token(stale=params["access_token"])
+        return super()._request(method, url_or_endpoint, params=params, **kwargs)
+
+    def _decode_result(self, res):
+        try:
+            return json.loads(res.content.decode("utf-8", "ignore"), strict=False)
+        except (TypeError, ValueError):
+            raise WeChatClientException(None, f"not a JSON answer (HTTP {res.status_code})", client=self,
+                                        request=res.request, response=res) from None
+
+
+def get_client():
+    """The process's client for the app's current WeChat settings."""
+    app = current_app._get_current_object()
+    config = app.config
+    base = config["WECHAT_API_BASE"] or PRODUCTION_API_BASE
+    key = (base, config["WECHAT_APPID"], config["WECHAT_SECRET"], config["WECHAT_TIMEOUT"],
+           config["NOTIFY_CONCURRENCY"])
+    cached = app.extensions.get("wechat_client")
+    if cached is None or cached[0] != key:
+        with _build_lock:
+            cached = app.extensions.get("wechat_client")
+            if cached is None or cached[0] != key:
+                client = AppWeChatClient(
+                    config["WECHAT_APPID"], config["WECHAT_SECRET"], base if base.endswith("/") else base + "/",
+                    timeout=config["WECHAT_TIMEOUT"], pool_size=max(config["NOTIFY_CONCURRENCY"] * 2, 10),
+                    redis_client=redis_store.client, key_prefix=redis_store.prefix,
+                )
+                cached = app.extensions["wechat_client"] = (key, client)
+    return cached[1]
+
+
+def errcode_of(exc):
+    """WeChat's errcode for an exception from a call; None for HTTP errors, timeouts and unreachable."""
+    return exc.errcode if isinstance(exc, WeChatClientException) else None
+
+
+def is_transient(exc):
+    """Whether trying the same call later may succeed: WeChat busy, rate-limited, down, slow or unreachable."""
+    if isinstance(exc, requests.RequestException):
+        return True
+    return exc.errcode is None or exc.errcode in TRANSIENT_ERRORS
+
+
+# What a call to WeChat may raise: its own errors, and the transport's.
+CALL_ERRORS = (WeChatClientException, requests.RequestException)

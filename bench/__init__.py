@@ -1,0 +1,1 @@
+"""Load benchmarks, run by hand against PostgreSQL and Redis (never part of the test suite)."""

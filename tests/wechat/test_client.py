@@ -1,0 +1,84 @@
+"""The app's wechatpy client against the double: one token refresher at a time, bounded retry, timeouts."""
+import threading
+import time
+
+import pytest
+import redis
+import requests
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from wechatpy.exceptions import WeChatClientException
+
+from app.extensions import redis_store
+from app.wechat.client import AppWeChatClient, get_client
+
+TOKEN = "cgi-bin/token"
+
+
+def process_client(wechat, timeout=2, redis_client=None):
+    """A client as another process would build it: its own HTTP session, the same Redis."""
+    return AppWeChatClient(wechat.appid, wechat.secret, wechat.url, timeout=timeout, pool_size=4,
+                           redis_client=redis_client or redis_store.client, key_prefix=redis_store.prefix)
+
+
+def test_the_token_lives_in_redis_and_is_shared(app, wechat):
+    token = get_client().access_token
+    assert process_client(wechat).access_token == token
+    assert len(wechat.calls(TOKEN)) == 1
+    assert redis_store.client.ttl(redis_store.prefix + f"wechatpy:{wechat.appid}_access_token") > 6000
+
+
+def test_many_processes_wanting_a_token_fetch_it_once(app, wechat):
+    wechat.force(TOKEN, delay=0.3)
+    clients = [process_client(wechat) for _ in range(6)]
+    barrier = threading.Barrier(len(clients))
+    tokens = []
+
+    def want_token(client):
+        with app.app_context():
+            barrier.wait()
+            tokens.append(client.access_token)
+
+    threads = [threading.Thread(target=want_token, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(tokens)) == 1 and len(tokens) == 6
+    assert len(wechat.calls(TOKEN)) == 1
+
+
+def test_a_token_another_process_already_replaced_is_not_fetched_again(app, wechat):
+    first, second = process_client(wechat), process_client(wechat)
+    stale = first.access_token
+    fresh = first.refresh_access_token(stale=stale)
+    assert fresh != stale
+    # The second process also saw `stale` rejected, but the first has replaced it meanwhile.
+    assert second.refresh_access_token(stale=stale) == fresh
+    assert len(wechat.calls(TOKEN)) == 2
+
+
+def test_token_errors_refresh_and_retry_once_never_recursing(app, wechat):
+    client = process_client(wechat)
+    wechat.force("wxa/msg_sec_check", errcode=42001, times=50)
+    with pytest.raises(WeChatClientException) as info:
+        client.post("wxa/msg_sec_check", api_base_url=client.wxa.API_BASE_URL,
+                    data={"openid": "o", "scene": 1, "version": 2, "content": "x"})
+    assert info.value.errcode == 42001
+    assert len(wechat.calls("wxa/msg_sec_check")) == 2
+    assert len(wechat.calls(TOKEN)) == 2
+
+
+def test_the_token_fetch_has_our_timeout(app, wechat):
+    wechat.force(TOKEN, delay=1.0)
+    started = time.monotonic()
+    with pytest.raises(requests.Timeout):
+        process_client(wechat, timeout=0.3).access_token
+    assert time.monotonic() - started < 0.9
+
+
+def test_without_redis_the_client_still_works(app, wechat):
+    offline = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    client = process_client(wechat, redis_client=offline)
+    answer = client.wxa.code_to_session("no-redis")
+    assert answer["openid"] == "o_no-redis"
