@@ -7,6 +7,7 @@ REQUIRE_REAL_SERVICES=1 (set by .ci/run) makes the run fail unless both PostgreS
 """
 import os
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,20 @@ PLAN_FILE = ROOT / "data" / "plans" / "nanxian_2024.yaml"
 os.environ["APP_ENV"] = "testing"
 
 
-def _admin_engine(url):
-    return sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+@contextmanager
+def temporary_database(server, name_prefix):
+    """A fresh PostgreSQL database on `server` (a URL), dropped on exit; yields its URL."""
+    url = make_url(server)
+    name = f"{name_prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -31,15 +44,8 @@ def database_url(tmp_path_factory):
             pytest.exit("REQUIRE_REAL_SERVICES=1 but TEST_DATABASE_URL is not set", returncode=3)
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
         return
-    url = make_url(server)
-    name = f"msss_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = _admin_engine(url)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with temporary_database(server, "msss_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -115,6 +121,16 @@ def _isolated(request):
         _clean_redis(redis_store)
         yield
         db.session.remove()
+
+
+def app_variant(app_config, **overrides):
+    """A second app on the test database with some settings changed (e.g. an unreachable Redis)."""
+    from app import create_app
+
+    config = type(app_config)()
+    config.__dict__.update(app_config.__dict__)
+    config.__dict__.update(overrides)
+    return create_app(config)
 
 
 @pytest.fixture

@@ -1,16 +1,14 @@
 """The migrations build exactly the schema the models describe, and tear it all down again."""
 import os
-import uuid
 
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy.engine import make_url
 
-from app import create_app
 from app.extensions import db
+from tests.conftest import app_variant, temporary_database
 
 
 @pytest.fixture
@@ -20,15 +18,8 @@ def empty_database(app_config, tmp_path):
     if not server:
         yield f"sqlite:///{tmp_path / 'migrations.db'}"
         return
-    url = make_url(server)
-    name = f"msss_mig_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with temporary_database(server, "msss_mig") as url:
+        yield url
 
 
 def _tables(engine):
@@ -36,11 +27,7 @@ def _tables(engine):
 
 
 def test_empty_to_head_matches_models_and_back_to_base(app_config, empty_database):
-    config = type(app_config)()
-    config.__dict__.update(app_config.__dict__)
-    config.SQLALCHEMY_DATABASE_URI = empty_database
-    config.SQLALCHEMY_ENGINE_OPTIONS = {}
-    app = create_app(config)
+    app = app_variant(app_config, SQLALCHEMY_DATABASE_URI=empty_database, SQLALCHEMY_ENGINE_OPTIONS={})
     with app.app_context():
         assert _tables(db.engine) == set()
         upgrade()

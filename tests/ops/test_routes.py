@@ -3,8 +3,8 @@ import socket
 
 from flask_migrate import stamp
 
-from app import create_app
 from app.extensions import db
+from tests.conftest import app_variant
 
 
 def test_healthz(client):
@@ -33,20 +33,14 @@ def _closed_port():
 
 
 def test_readyz_is_503_when_redis_is_unreachable(app_config):
-    config = type(app_config)()
-    config.__dict__.update(app_config.__dict__)
-    config.REDIS_URL = f"redis://127.0.0.1:{_closed_port()}/0"
-    other = create_app(config)
+    other = app_variant(app_config, REDIS_URL=f"redis://127.0.0.1:{_closed_port()}/0")
     response = other.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["redis"].startswith("error")
 
 
 def test_public_reads_survive_redis_being_unreachable(app_config, plan):
-    config = type(app_config)()
-    config.__dict__.update(app_config.__dict__)
-    config.REDIS_URL = f"redis://127.0.0.1:{_closed_port()}/0"
-    other = create_app(config)
+    other = app_variant(app_config, REDIS_URL=f"redis://127.0.0.1:{_closed_port()}/0")
     response = other.test_client().get("/api/v1/projects?per_page=1")
     assert response.status_code == 200
     assert response.get_json()["total"] == 24
