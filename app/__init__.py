@@ -25,6 +25,7 @@ API_BLUEPRINTS = (
     "app.projects.routes",
     "app.accounts.routes",
     "app.media.routes",
+    "app.ops.routes",
     "app.wechat.routes",
     "app.progress.routes",
     "app.feedback.routes",

@@ -3,21 +3,34 @@ import time
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Response, g, request
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 from app.extensions import db, migrate, redis_store
 
-bp = Blueprint("ops", __name__)
+blp = Blueprint("ops", __name__, description="运维：存活、就绪与监控指标")
+
+
+class HealthSchema(Schema):
+    status = fields.String(metadata={"example": "ok"})
+
+
+class ReadySchema(HealthSchema):
+    checks = fields.Dict(keys=fields.String(), values=fields.String(),
+                         metadata={"example": {"database": "ok", "redis": "ok", "migrations": "ok"}})
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "endpoint", "status"], registry=REGISTRY)
 LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency", ["endpoint"], registry=REGISTRY)
 
 
-@bp.get("/healthz")
+@blp.route("/healthz", methods=["GET"])
+@blp.response(200, HealthSchema)
 def healthz():
-    return jsonify(status="ok")
+    """存活检查"""
+    return {"status": "ok"}
 
 
 def _migration_heads():
@@ -27,8 +40,11 @@ def _migration_heads():
     return current, set(script.get_heads())
 
 
-@bp.get("/readyz")
+@blp.route("/readyz", methods=["GET"])
+@blp.response(200, ReadySchema)
+@blp.alt_response(503, schema=ReadySchema, description="数据库、Redis 不可达或迁移未到最新")
 def readyz():
+    """就绪检查：数据库、Redis 可达且迁移已到最新时 200，否则 503"""
     checks = {}
     try:
         db.session.execute(db.text("SELECT 1"))
@@ -48,11 +64,13 @@ def readyz():
         except Exception as exc:
             checks["migrations"] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
-    return jsonify(status="ok" if ready else "unavailable", checks=checks), 200 if ready else 503
+    return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
 
 
-@bp.get("/metrics")
+@blp.route("/metrics", methods=["GET"])
+@blp.response(200, {"type": "string"}, content_type="text/plain")
 def metrics():
+    """Prometheus 文本格式的监控指标"""
     return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
 
 
@@ -69,6 +87,5 @@ def _record(response):
 
 
 def init_app(app):
-    app.register_blueprint(bp)
     app.before_request(_start_timer)
     app.after_request(_record)
