@@ -3,12 +3,15 @@ import importlib
 import logging
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from app.common.i18n import install_chinese_messages
+from app.common.parsing import install_parser
 from app.errors import register_error_handlers
 from app.extensions import api, db, migrate, redis_store
 
 install_chinese_messages()
+install_parser()
 
 # Every package's models, so that metadata (and Alembic's autogenerate) sees the whole schema.
 MODEL_MODULES = (
@@ -39,6 +42,7 @@ def create_app(config=None):
 
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(config if config is not None else load_config())
+    app.url_map.converters["int"] = BoundedIntConverter
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -88,3 +92,14 @@ def _register_api_types():
 
     api.register_field(DecimalString, "string", "decimal")
     api.register_field(LocalDateTime, "string", "date-time")
+
+
+class BoundedIntConverter(IntegerConverter):
+    """<int:…> in every route: an id no INTEGER column can hold names no resource (404), rather than reaching
+    the database driver, which raises on it."""
+
+    def __init__(self, map, *args, **kwargs):
+        from app.common.schemas import MAX_ID
+
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)

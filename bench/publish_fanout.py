@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import secrets
 import signal
 import socket
 import subprocess
@@ -110,7 +111,8 @@ class Bench:
         self.double_port = free_port()
         self.double_url = f"http://127.0.0.1:{self.double_port}/"
         self.env = dict(
-            os.environ, APP_ENV="development", DATABASE_URL=self.database_url, REDIS_URL=args.redis_url,
+            os.environ, APP_ENV="production", SECRET_KEY=secrets.token_hex(32),
+            PHONE_ENCRYPTION_KEY=secrets.token_hex(32), DATABASE_URL=self.database_url, REDIS_URL=args.redis_url,
             REDIS_KEY_PREFIX=f"msss-bench-{self.run_id}:", RQ_QUEUE=f"msss-bench-{self.run_id}",
             WECHAT_API_BASE=self.double_url, WECHAT_APPID=APPID, WECHAT_SECRET=SECRET, WECHAT_DOUBLE="0",
             PYTHONUNBUFFERED="1",
@@ -126,7 +128,7 @@ class Bench:
     def start_double(self):
         self.double = subprocess.Popen(
             [sys.executable, "-m", "app.wechat.double", "--port", str(self.double_port), "--appid", APPID,
-             "--secret", SECRET, "--latency", str(self.args.latency)],
+             "--secret", SECRET, "--latency", str(self.args.latency), "--quiet", "--threads", "64"],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
 

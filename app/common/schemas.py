@@ -25,6 +25,18 @@ class DecimalString(fields.Field):
         return result
 
 
+# The largest id an INTEGER column holds on both backends: a bigger one names no row, and would make the
+# database driver raise instead of finding nothing.
+MAX_ID = 2**31 - 1
+
+
+class Id(fields.Integer):
+    """A row id sent by the client (body or query): 1 … MAX_ID, else 422."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
 class LocalDateTime(fields.Field):
     """UTC in the database, ISO 8601 with +08:00 on the wire."""
 

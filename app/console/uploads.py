@@ -1,8 +1,10 @@
 """Photos in the console: staff uploads go through app.media.service.create_upload, and every image is
 served to the logged-in staff member through app.media.service.read_image (the same visibility rule as the
-API: a resident's image awaiting WeChat's check is shown to staff, a blocked one only to the office)."""
+API: a unit sees the photos of the tickets it handles and of its own answers and updates, a blocked image only
+the office sees)."""
 from flask import request
 
+from app.common.schemas import MAX_ID
 from app.console.web import bp, current_staff, login_required
 from app.media.service import Viewer, create_upload, read_image
 
@@ -13,7 +15,7 @@ def viewer(staff):
 
 def kept_ids():
     """Photos already stored by an earlier submission of the same form (it was refused for another reason)."""
-    return [int(i) for i in request.form.getlist("image_ids") if i.isdigit()]
+    return [int(i) for i in request.form.getlist("image_ids") if i.isascii() and i.isdigit() and int(i) <= MAX_ID]
 
 
 def store_files(staff, field):

@@ -6,6 +6,7 @@ from io import BytesIO
 from flask import current_app, render_template, request, send_file, url_for
 
 from app.accounts.service import list_units
+from app.common.schemas import MAX_ID
 from app.console import uploads
 from app.console.views_auth import login_page
 from app.console.web import (OFFICE_ROLES, back, back_with_error, bp, current_staff, flash_ok, is_office,
@@ -21,7 +22,8 @@ UNIT_ROLES = ("unit_staff", "unit_admin")
 
 def _int(value):
     value = (value or "").strip()
-    return int(value) if value.isdigit() else None
+    # ASCII digits only ("²" is a digit to isdigit()), and no id bigger than the database holds.
+    return int(value) if value.isascii() and value.isdigit() and int(value) <= MAX_ID else None
 
 
 def queue_filters(args):
@@ -57,10 +59,8 @@ def index():
     filters = queue_filters(request.args)
     page = max(request.args.get("page", 1, type=int), 1)
     listing = service.list_for_staff(staff, filters, page, PER_PAGE)
-    scope = {k: v for k, v in filters.items() if k not in ("status", "overdue")}
-    counts = {status: service.list_for_staff(staff, {**scope, "status": status}, 1, 1)["total"]
-              for status in STATUS_LABELS}
-    overdue = service.list_for_staff(staff, {**scope, "overdue": True}, 1, 1)["total"]
+    counts = service.count_by_status(staff, filters)
+    overdue = counts.pop("overdue")
     args = _query_args(filters)
     return render_template(
         "console/queue.html", listing=listing, filters=filters, args=args, counts=counts, overdue=overdue,

@@ -1,14 +1,16 @@
 """Wire shapes of ratings, complaints, rectification tasks and statistics (documented in the OpenAPI)."""
+from datetime import date
+
 from marshmallow import Schema, fields, validate
 
-from app.common.schemas import DecimalString, PageArgs, page_of
+from app.common.schemas import DecimalString, Id, PageArgs, page_of
 from app.feedback.models import RECTIFICATION_STATUSES
 from app.feedback.workflow import KINDS, STATUSES
 from app.projects.schemas import ImageSchema, RefSchema
 
 # Generous caps against oversized payloads; the configured limits (COMPLAINT_MAX_LENGTH …) are the service's.
 TEXT_CAP = 5000
-IMAGES = fields.List(fields.Integer(), load_default=list, validate=validate.Length(max=20),
+IMAGES = fields.List(Id(), load_default=list, validate=validate.Length(max=20),
                      metadata={"description": "已上传图片的 id（POST /api/v1/uploads），最多 9 张"})
 
 
@@ -74,7 +76,7 @@ class RectificationSchema(Schema):
 class RectificationFilterArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(RECTIFICATION_STATUSES))
     overdue = fields.Boolean()
-    project = fields.Integer()
+    project = Id()
 
 
 class RectificationAnswerIn(Schema):
@@ -88,7 +90,7 @@ class ComplaintIn(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(KINDS),
                          metadata={"description": "complaint 投诉 / suggestion 建议 / consultation 咨询 / praise 表扬"})
     content = _text("诉求内容（默认 5–1000 字），经微信内容安全检测")
-    project_id = fields.Integer(allow_none=True, metadata={"description": "涉及的民生实事项目；不填则由专班办公室分派"})
+    project_id = Id(allow_none=True, metadata={"description": "涉及的民生实事项目；不填则由专班办公室分派"})
     image_ids = IMAGES
     township = fields.String(allow_none=True, validate=validate.Length(max=32))
     phone = fields.String(allow_none=True, validate=validate.Length(max=20),
@@ -190,8 +192,8 @@ class ReasonIn(Schema):
 class StaffComplaintFilters(Schema):
     status = fields.String(validate=validate.OneOf(STATUSES))
     overdue = fields.Boolean(metadata={"description": "true：办理中且已超期"})
-    unit = fields.Integer(metadata={"description": "牵头单位 id"})
-    project = fields.Integer(metadata={"description": "项目 id"})
+    unit = Id(metadata={"description": "牵头单位 id"})
+    project = Id(metadata={"description": "项目 id"})
     kind = fields.String(validate=validate.OneOf(KINDS))
     q = fields.String(validate=validate.Length(max=64), metadata={"description": "工单号或内容关键词"})
 
@@ -298,8 +300,8 @@ class ExtensionIn(Schema):
 
 
 class AssignIn(Schema):
-    unit_id = fields.Integer(required=True, metadata={"description": "牵头单位；退单审核中填原单位即驳回退单"})
-    co_unit_ids = fields.List(fields.Integer(), load_default=None, validate=validate.Length(max=20))
+    unit_id = Id(required=True, metadata={"description": "牵头单位；退单审核中填原单位即驳回退单"})
+    co_unit_ids = fields.List(Id(), load_default=None, validate=validate.Length(max=20))
     note = _text("派单说明", required=False, maximum=500)
 
 
@@ -313,12 +315,12 @@ class UrgeIn(Schema):
 
 
 class MergeIn(Schema):
-    into_id = fields.Integer(required=True, metadata={"description": "并入的主诉求 id"})
+    into_id = Id(required=True, metadata={"description": "并入的主诉求 id"})
 
 
 class OverdueFilterArgs(PageArgs):
     handled = fields.Boolean(metadata={"description": "false：尚未办理的超期项"})
-    unit = fields.Integer()
+    unit = Id()
     kind = fields.String(validate=validate.OneOf(["sign", "reply", "rectification"]))
 
 
@@ -342,9 +344,15 @@ class OverdueAlertSchema(Schema):
 # ------------------------------------------------------------------------------------------- statistics
 
 
+# Periods a county's statistics can mean; beyond them a day's bounds no longer fit a datetime (year 1, 9999).
+STATS_DATES = validate.Range(min=date(2000, 1, 1), max=date(2099, 12, 31), error="日期应在 2000–2099 年之间。")
+
+
 class StatsArgs(Schema):
-    date_from = fields.Date(data_key="from", metadata={"description": "开始日期（含），默认为当前计划年度起"})
-    date_to = fields.Date(data_key="to", metadata={"description": "结束日期（含），默认为当前计划年度止"})
+    date_from = fields.Date(data_key="from", validate=STATS_DATES,
+                            metadata={"description": "开始日期（含），默认为当前计划年度起"})
+    date_to = fields.Date(data_key="to", validate=STATS_DATES,
+                          metadata={"description": "结束日期（含），默认为当前计划年度止"})
 
 
 class RatesSchema(Schema):

@@ -7,6 +7,7 @@ notifications only after that commit. State changes of a ticket go through workf
 """
 import hashlib
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -336,6 +337,28 @@ def _staff_role(complaint, staff):
     return None
 
 
+def complaints_showing_image(upload_id, resident_id=None, replied_by=None):
+    """The complaints an image belongs to: among `resident_id`'s own tickets (their photos), or the tickets
+    `replied_by` (a staff id) answered with it, together with the tickets merged into those (whose residents
+    read the same replies). For app.media.service.can_view."""
+    if resident_id is not None:
+        candidates = db.session.execute(
+            db.select(Complaint).where(Complaint.resident_id == resident_id)).unique().scalars()
+        return [c for c in candidates if upload_id in (c.image_ids or [])]
+    events = db.session.execute(db.select(ComplaintEvent).where(
+        ComplaintEvent.action == "reply", ComplaintEvent.actor_type == "staff",
+        ComplaintEvent.actor_id == replied_by)).scalars()
+    ids = {e.complaint_id for e in events if upload_id in (e.data or {}).get("image_ids", [])}
+    if not ids:
+        return []
+    return db.session.execute(db.select(Complaint).where(
+        sa.or_(Complaint.id.in_(ids), Complaint.merged_into_id.in_(ids)))).unique().scalars().all()
+
+
+def staff_sees_complaint(complaint, staff):
+    return _staff_role(complaint, staff) is not None
+
+
 def _load(complaint_id, lock):
     query = db.select(Complaint).where(Complaint.id == complaint_id).execution_options(populate_existing=True)
     if lock:
@@ -508,7 +531,9 @@ def submit_complaint(resident, kind, content, project_id=None, image_ids=None, t
         with daily_slot("complaint", resident.id, config["COMPLAINT_DAILY_LIMIT"], now, count_today):
             verdict = _reject_risky(resident.openid, text, security.SCENE_FORUM, "content")
             complaint = Complaint(
-                ticket_no=_next_ticket_no(now), resident_id=resident.id, kind=kind, project=project, content=text,
+                # A stand-in nobody else can see (the row is not committed) until the number is taken, last.
+                ticket_no=f"pending-{uuid.uuid4().hex[:24]}", resident_id=resident.id, kind=kind, project=project,
+                content=text,
                 content_hash=digest, image_ids=image_ids,
                 township=township, phone_encrypted=phone_encrypted, phone_masked=phone_masked,
                 anonymous=bool(anonymous), content_check=verdict, status="triage",
@@ -527,6 +552,8 @@ def submit_complaint(resident, kind, content, project_id=None, image_ids=None, t
                 to_status=complaint.status,
                 data={"routed_to": unit.name if unit else "专班办公室", "held_for_review": verdict == "review"},
             ))
+            # The day's counter row lock serialises every submission: hold it for the commit alone.
+            complaint.ticket_no = _next_ticket_no(now)
             db.session.commit()
     except IntegrityError:
         # The same Idempotency-Key committed by a concurrent request: that one is the answer.
@@ -820,6 +847,23 @@ def list_for_staff(staff, filters, page, per_page, now=None):
             "per_page": per_page}
 
 
+def count_by_status(staff, filters, now=None):
+    """{status: n for every status, ..., "overdue": n}: the tickets list_for_staff shows this staff member with
+    these filters (their status and overdue ignored), counted in one grouped query."""
+    now = _now(now)
+    queue = _Queue(staff, {k: v for k, v in filters.items() if k not in ("status", "overdue")}, now)
+    rows = db.session.execute(
+        db.select(Complaint.status, sa.func.count(Complaint.id), sa.func.count(sa.case((queue.overdue, 1))))
+        .select_from(Complaint).outerjoin(Complaint.assignment).where(*queue.conditions)
+        .group_by(Complaint.status)
+    ).all()
+    counts = dict.fromkeys(STATUS_LABELS, 0)
+    for status, total, _ in rows:
+        counts[status] = total
+    counts["overdue"] = sum(overdue for _, _, overdue in rows)
+    return counts
+
+
 def _actor_names(events):
     ids = {e.actor_id for e in events if e.actor_type == "staff" and e.actor_id}
     if not ids:
@@ -1007,6 +1051,8 @@ def assign(complaint_id, staff, unit_id, co_unit_ids=None, note=None, now=None):
     _set_co_units(complaint, co_units)
     complaint.status_before_request = None
     complaint.pending_extension_days = None
+    audit("staff", staff.id, "complaint.assign", "complaint", complaint.id,
+          {"unit_id": unit.id, "co_unit_ids": [u.id for u in co_units], "return_approved": returned})
     db.session.commit()
     return get_for_staff(complaint.id, staff, now)
 

@@ -8,11 +8,13 @@ return the office approved, a reassignment, a merge: not the unit's doing); a re
 - overdue = assignments that missed a deadline (signed or replied after it, or still open past it);
 - handling time = mean working days from assignment to reply, of those replied.
 """
+from collections import namedtuple
 from io import BytesIO
 
 import sqlalchemy as sa
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
@@ -20,11 +22,12 @@ from app.accounts.models import Unit
 from app.common.numbers import fmt_decimal, ratio
 from app.errors import NotFound
 from app.extensions import db
-from app.feedback.models import BAD_LEVELS, Complaint, ComplaintAssignment, Rating
+from app.feedback.models import BAD_LEVELS, Complaint, ComplaintAssignment
 from app.projects.models import ProjectUnit
-from app.projects.service import plan_overview
+from app.projects.service import plan_overview, rating_counts
 
 A = ComplaintAssignment
+_RatingRow = namedtuple("_RatingRow", "count satisfied bad")
 SATISFIED_LEVEL = 3
 
 
@@ -106,12 +109,10 @@ def project_satisfaction(start=None, end=None):
     except NotFound:
         return []
     ratings = {
-        row.project_id: row for row in db.session.execute(
-            db.select(Rating.project_id, sa.func.count(Rating.id).label("count"),
-                      _count_if(Rating.level >= SATISFIED_LEVEL).label("satisfied"),
-                      _count_if(Rating.level.in_(BAD_LEVELS)).label("bad"))
-            .group_by(Rating.project_id)
-        ).all()
+        project_id: _RatingRow(sum(levels.values()),
+                               sum(n for level, n in levels.items() if level >= SATISFIED_LEVEL),
+                               sum(n for level, n in levels.items() if level in BAD_LEVELS))
+        for project_id, levels in rating_counts().items()
     }
     complaints = {}
     if start is not None:
@@ -170,6 +171,16 @@ EXPORT_COLUMNS = (
 )
 
 
+def _text_cell(sheet, value):
+    """Residents' text as text: control characters (which Excel's XML cannot hold) dropped, and a leading "="
+    kept as a character, never run as a formula in the office's Excel."""
+    if not isinstance(value, str):
+        return value
+    cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+    cell.data_type = "s"
+    return cell
+
+
 def complaints_workbook(items):
     """An .xlsx of staff list items (phones already masked), one row per ticket."""
     book = Workbook(write_only=True)
@@ -185,7 +196,7 @@ def complaints_workbook(items):
         header.append(cell)
     sheet.append(header)
     for item in items:
-        sheet.append([value(item) for _, value, _ in EXPORT_COLUMNS])
+        sheet.append([_text_cell(sheet, value(item)) for _, value, _ in EXPORT_COLUMNS])
     out = BytesIO()
     book.save(out)
     return out.getvalue()

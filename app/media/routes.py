@@ -55,7 +55,7 @@ class Uploads(MethodView):
 @blp.alt_response(404, description="图片不存在或无权查看")
 @blp.doc(security=[{}, *BEARER])
 def image(upload_id):
-    """图片内容：审核通过的工作人员图片公开；其余只对上传者和工作人员可见；未通过审核的只对专班办公室可见"""
+    """图片内容：已发布进展的图片公开；诉求图片只对上传者、办理该诉求的单位和专班办公室可见；答复图片另对该诉求的居民可见；未通过审核的只对专班办公室可见"""
     data, content_type, etag = service.read_image(upload_id, _viewer())
     return _image_response(data, content_type, etag, "private, max-age=300")
 

@@ -12,16 +12,14 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app import jobs
 from app.common.timeutil import to_local, utcnow
 from app.extensions import db
 from app.progress.models import ProgressUpdate
 from app.projects.models import STATUS_LABELS, Project
-from app.wechat import messages
-from app.wechat.models import Notification, Subscription, SubscriptionQuota
-from app.wechat.outbox import enqueue_notifications
+from app.wechat import outbox
+from app.wechat.models import Subscription
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +47,6 @@ def message_values(update, project):
     }
 
 
-def _insert():
-    return postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-
-
 def _batch_end(project_id, after_id, batch_size):
     """The last subscription id of the next keyset page (None when there is none)."""
     page = (
@@ -63,65 +57,15 @@ def _batch_end(project_id, after_id, batch_size):
     return db.session.execute(db.select(sa.func.max(page.c.id))).scalar()
 
 
-def _queue_batch(update, message, data, page, after_id, upto_id):
-    """Outbox rows for the subscribers with ids in (after_id, upto_id], in the current transaction: one
-    INSERT ... SELECT ... ON CONFLICT DO NOTHING, so a key already queued is skipped by the database itself
-    and nothing but the new rows' ids comes back. Returns those ids."""
-    now = utcnow()
-    notifications = Notification.__table__
-    key = sa.literal(f"update:{update.id}:resident:") + sa.cast(Subscription.resident_id, sa.String)
-    timestamp = sa.literal(now, sa.DateTime(timezone=True))
-    # As app.wechat.outbox.queue_notification writes a row: due now, and enqueued by us right after the commit
-    # (so the sweep leaves it alone unless that enqueue comes to nothing).
-    columns = {
-        "resident_id": Subscription.resident_id,
-        "kind": sa.literal(KIND),
-        "template_id": sa.literal(message.template_id),
-        "data": sa.literal(data, notifications.c.data.type),
-        "page": sa.literal(page),
-        "idempotency_key": key,
-        "status": sa.literal("pending"),
-        "attempts": sa.literal(0),
-        "created_at": timestamp,
-        "updated_at": timestamp,
-        "next_attempt_at": timestamp,
-        "enqueued_at": timestamp,
-    }
-    subscribers = (
-        sa.select(*columns.values())
-        .where(Subscription.project_id == update.project_id, Subscription.id > after_id, Subscription.id <= upto_id)
-    )
-    if message.one_time:
-        subscribers = subscribers.join(SubscriptionQuota, sa.and_(
-            SubscriptionQuota.resident_id == Subscription.resident_id,
-            SubscriptionQuota.template_id == message.template_id, SubscriptionQuota.remaining >= 1))
-    statement = (
-        _insert()(notifications).from_select(list(columns), subscribers)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(notifications.c.id, notifications.c.resident_id)
-    )
-    inserted = {row.resident_id: row.id for row in db.session.execute(statement)}
-    if message.one_time and inserted:
-        inserted = _spend_quota(inserted, message.template_id, now)
-    return sorted(inserted.values())
-
-
-def _spend_quota(inserted, template_id, now):
-    """One-time template: each queued message spends one of the resident's acceptances. A message whose
-    acceptance a concurrent transaction spent first is withdrawn in this same transaction."""
-    spent = set(db.session.execute(
-        sa.update(SubscriptionQuota)
-        .where(SubscriptionQuota.template_id == template_id, SubscriptionQuota.resident_id.in_(list(inserted)),
-               SubscriptionQuota.remaining >= 1)
-        .values(remaining=SubscriptionQuota.remaining - 1, updated_at=now)
-        .returning(SubscriptionQuota.resident_id)
-        .execution_options(synchronize_session=False)
-    ).scalars())
-    withdrawn = [notification_id for rid, notification_id in inserted.items() if rid not in spent]
-    if withdrawn:
-        db.session.execute(sa.delete(Notification).where(Notification.id.in_(withdrawn))
-                           .execution_options(synchronize_session=False))
-    return {rid: notification_id for rid, notification_id in inserted.items() if rid in spent}
+def _queue_batch(update, values, page, after_id, upto_id):
+    """Outbox rows for the subscribers with ids in (after_id, upto_id], in the current transaction, through
+    the outbox's own bulk write (a key already queued is skipped by the database). Returns the new rows' ids."""
+    recipients = sa.select(
+        Subscription.resident_id.label("resident_id"),
+        (sa.literal(f"update:{update.id}:resident:") + sa.cast(Subscription.resident_id, sa.String))
+        .label("idempotency_key"),
+    ).where(Subscription.project_id == update.project_id, Subscription.id > after_id, Subscription.id <= upto_id)
+    return outbox.queue_notifications(recipients, KIND, values, page)
 
 
 def fan_out_update(update_id):
@@ -131,14 +75,13 @@ def fan_out_update(update_id):
         log.warning("progress update %s is not published; nothing to push", update_id)
         return 0
     project = db.session.get(Project, update.project_id)
-    message = messages.message_kind(KIND)
-    data = messages.build_data(KIND, message_values(update, project))
+    values = message_values(update, project)
     page = PROJECT_PAGE.format(project_id=project.id)
     batch_size = current_app.config["FANOUT_BATCH_SIZE"]
 
     after_id, queued = 0, 0
     while (upto_id := _batch_end(project.id, after_id, batch_size)) is not None:
-        ids = _queue_batch(update, message, data, page, after_id, upto_id)
+        ids = _queue_batch(update, values, page, after_id, upto_id)
         # Counted in the batch's own transaction: a re-run after a crash neither loses nor repeats any.
         db.session.execute(
             sa.update(ProgressUpdate).where(ProgressUpdate.id == update_id)
@@ -146,7 +89,7 @@ def fan_out_update(update_id):
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
-        enqueue_notifications(ids)
+        outbox.enqueue_notifications(ids)
         queued += len(ids)
         after_id = upto_id
 

@@ -1,13 +1,13 @@
 """Wire shapes of the staff progress-update API (documented in the OpenAPI)."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.common.schemas import DecimalString, PageArgs, page_of
+from app.common.schemas import DecimalString, Id, PageArgs, page_of
 from app.progress.models import UPDATE_STATUSES
 from app.projects.schemas import ImageSchema, RefSchema
 
 
 class MetricValueIn(Schema):
-    metric_id = fields.Integer(required=True, metadata={"description": "本项目的指标 id"})
+    metric_id = Id(required=True, metadata={"description": "本项目的指标 id"})
     value = DecimalString(required=True, metadata={"description": "新的完成值（≥ 0，字符串）", "example": "12.5"})
     township = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32),
                              metadata={"description": "乡镇；按乡镇分解的指标必填"})
@@ -17,7 +17,7 @@ class DraftIn(Schema):
     content = fields.String(required=True, validate=validate.Length(min=1, max=5000),
                             metadata={"description": "进展说明"})
     metric_values = fields.List(fields.Nested(MetricValueIn), load_default=list, validate=validate.Length(max=200))
-    image_ids = fields.List(fields.Integer(), load_default=list,
+    image_ids = fields.List(Id(), load_default=list,
                             metadata={"description": "已上传图片的 id（POST /api/v1/uploads），最多 9 张"})
     township = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32),
                              metadata={"description": "进展所在乡镇（可选）"})
@@ -26,7 +26,7 @@ class DraftIn(Schema):
 class DraftPatch(Schema):
     content = fields.String(validate=validate.Length(min=1, max=5000))
     metric_values = fields.List(fields.Nested(MetricValueIn), validate=validate.Length(max=200))
-    image_ids = fields.List(fields.Integer())
+    image_ids = fields.List(Id())
     township = fields.String(allow_none=True, validate=validate.Length(max=32))
 
     @validates_schema
@@ -43,8 +43,8 @@ class RejectIn(Schema):
 class UpdateFilterArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(UPDATE_STATUSES),
                            metadata={"description": "draft 待审核 / published 已发布 / rejected 已退回"})
-    project = fields.Integer(metadata={"description": "项目 id"})
-    unit = fields.Integer(metadata={"description": "单位 id（仅专班办公室可用；单位人员只看到本单位的）"})
+    project = Id(metadata={"description": "项目 id"})
+    unit = Id(metadata={"description": "单位 id（仅专班办公室可用；单位人员只看到本单位的）"})
 
 
 class StaleArgs(PageArgs):

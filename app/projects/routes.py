@@ -1,6 +1,7 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.cache import cached_response
 from app.common.schemas import PageArgs
 from app.projects import schemas, service
 
@@ -9,6 +10,7 @@ blp = Blueprint("projects", __name__, url_prefix="/api/v1", description="民生�
 
 @blp.route("/plans/current")
 class CurrentPlan(MethodView):
+    @cached_response("plan")
     @blp.response(200, schemas.PlanSchema)
     def get(self):
         """当前年度计划：类别及其项目"""
@@ -17,6 +19,7 @@ class CurrentPlan(MethodView):
 
 @blp.route("/projects")
 class Projects(MethodView):
+    @cached_response("projects")
     @blp.arguments(schemas.ProjectFilterArgs, location="query")
     @blp.response(200, schemas.ProjectPageSchema)
     def get(self, args):
@@ -27,6 +30,7 @@ class Projects(MethodView):
 
 @blp.route("/projects/<int:project_id>")
 class ProjectDetail(MethodView):
+    @cached_response("project")
     @blp.response(200, schemas.ProjectDetailSchema)
     def get(self, project_id):
         """项目详情：指标、乡镇分解、最近进展"""
@@ -35,6 +39,7 @@ class ProjectDetail(MethodView):
 
 @blp.route("/projects/<int:project_id>/updates")
 class ProjectUpdates(MethodView):
+    @cached_response("updates")
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, schemas.UpdatePageSchema)
     def get(self, args, project_id):
@@ -44,6 +49,7 @@ class ProjectUpdates(MethodView):
 
 @blp.route("/projects/<int:project_id>/history")
 class ProjectHistory(MethodView):
+    @cached_response("history")
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, schemas.HistoryPageSchema)
     def get(self, args, project_id):

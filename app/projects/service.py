@@ -7,6 +7,7 @@ from sqlalchemy import func, or_
 from app import cache
 from app.accounts.models import Unit
 from app.common.numbers import fmt_decimal, to_decimal
+from app.common.schemas import MAX_ID
 from app.common.timeutil import isoformat_local, local_today
 from app.errors import NotFound
 from app.extensions import db
@@ -37,6 +38,14 @@ def current_plan():
     return plan
 
 
+def current_plan_id():
+    """The current plan's id, cached with the public reads: a cached list then costs no database query."""
+    plan_id = cached_read("current_plan", {}, lambda: current_plan().id)
+    if plan_id is None:
+        raise NotFound("尚未导入民生实事计划。")
+    return plan_id
+
+
 def _margin():
     return current_app.config["BEHIND_SCHEDULE_MARGIN"]
 
@@ -45,15 +54,27 @@ def _ttl():
     return current_app.config["CACHE_TTL"]
 
 
+def rating_counts():
+    """{project_id: {level: ratings}} over every project: ONE scan of the ratings (a million rows in a county
+    is ~80 ms), shared by the list, the detail and both statistics, and cached until the next write."""
+    def compute():
+        return db.session.execute(
+            db.select(Rating.project_id, Rating.level, func.count()).group_by(Rating.project_id, Rating.level)
+        ).all()
+
+    rows = cached_read("rating_counts", {}, lambda: [list(row) for row in compute()])
+    counts = {}
+    for project_id, level, count in rows:
+        counts.setdefault(project_id, {})[level] = count
+    return counts
+
+
 def satisfaction_by_project(project_ids):
     if not project_ids:
         return {}
-    rows = db.session.execute(
-        db.select(Rating.project_id, func.count(Rating.id), func.sum(Rating.level))
-        .where(Rating.project_id.in_(project_ids))
-        .group_by(Rating.project_id)
-    ).all()
-    return {pid: (count, total) for pid, count, total in rows}
+    counts = rating_counts()
+    return {pid: (sum(levels.values()), sum(level * n for level, n in levels.items()))
+            for pid in project_ids if (levels := counts.get(pid))}
 
 
 def _satisfaction(stats):
@@ -131,20 +152,20 @@ def cached_read(name, params, compute):
 
 def list_projects(filters, page, per_page):
     """Project summaries of the current plan, filtered; filters as in API.md."""
-    plan = current_plan()
-    params = {"plan": plan.id, "page": page, "per_page": per_page, **{k: v for k, v in filters.items() if v}}
+    plan_id = current_plan_id()
+    params = {"plan": plan_id, "page": page, "per_page": per_page, **{k: v for k, v in filters.items() if v}}
 
     def compute():
-        query = _base_query(plan.id)
+        query = _base_query(plan_id)
         category = filters.get("category")
         if category:
             query = query.where(
-                or_(Category.code == category, Category.id == int(category)) if category.isdigit()
+                or_(Category.code == category, Category.id == int(category)) if _is_number(category)
                 else Category.code == category
             )
         unit = filters.get("unit")
         if unit:
-            unit_ids = db.select(Unit.id).where(Unit.id == int(unit) if unit.isdigit() else Unit.name == unit)
+            unit_ids = db.select(Unit.id).where(Unit.id == int(unit) if _is_number(unit) else Unit.name == unit)
             query = query.where(
                 Project.id.in_(db.select(ProjectUnit.project_id).where(ProjectUnit.unit_id.in_(unit_ids)))
             )
@@ -280,7 +301,8 @@ def _updates_page(project_id, page, per_page):
     if updates:
         rows = db.session.execute(
             db.select(MetricChange).where(MetricChange.update_id.in_([u.id for u in updates]))
-            .options(db.joinedload(MetricChange.metric)).order_by(MetricChange.id)
+            # The metrics are the project's, already loaded with their townships: do not load those again.
+            .options(db.joinedload(MetricChange.metric).lazyload(Metric.townships)).order_by(MetricChange.id)
         ).scalars().all()
         for row in rows:
             changes.setdefault(row.update_id, []).append(row)
@@ -328,3 +350,7 @@ def project_history(project_id, page, per_page):
     return cached_read("history", {"id": project_id, "page": page, "per_page": per_page}, compute)
 
 
+def _is_number(text):
+    # str.isdigit() is also true of "²" and "١", which int() refuses or reads unexpectedly; an id beyond the
+    # INTEGER columns names nothing (and PostgreSQL refuses to compare with it).
+    return text.isascii() and text.isdigit() and int(text) <= MAX_ID

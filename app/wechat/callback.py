@@ -47,7 +47,10 @@ def verify(args, now=None):
 def _parse(text):
     text = text.strip()
     if text.startswith("{"):
-        message = json.loads(text)
+        try:
+            message = json.loads(text)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
     elif text.startswith("<"):
         try:
             message = xmltodict.parse(text).get("xml")

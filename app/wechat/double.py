@@ -626,6 +626,24 @@ class WeChatDouble:
             self.state.callback_delay = delay
 
 
+def _serve_threaded(app, host, port, threads):
+    """One gunicorn gthread worker: the double's state lives in that one process, answered by a fixed pool of
+    threads over keep-alive connections."""
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self):
+            settings = {"bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread", "threads": threads,
+                        "keepalive": 75, "timeout": 120, "accesslog": None, "loglevel": "warning"}
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return app
+
+    Server().run()
+
+
 def main(argv=None):
     env = os.environ.get
     parser = argparse.ArgumentParser(description="Serve the WeChat API double for development.")
@@ -642,14 +660,26 @@ def main(argv=None):
     parser.add_argument("--callback-format", choices=("json", "xml"), default="json")
     parser.add_argument("--callback-delay", type=float, default=0.2)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every subscribe send")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no line per request (load tests: logging would cost more than answering)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="serve with gunicorn's threaded worker (one process, keep-alive, N threads) instead "
+                             "of the development server, which opens a connection and a thread per request")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
+    if args.quiet:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     double = WeChatDouble(
         appid=args.appid, secret=args.secret, callback_url=args.callback_url,
         callback_token=args.callback_token, encoding_aes_key=args.encoding_aes_key,
         encrypt_callback=args.encrypt_callback, callback_format=args.callback_format,
         callback_delay=args.callback_delay, latency=args.latency,
     )
+    if args.threads:
+        log.info("WeChat API double on http://%s:%s/ (appid %s, %d threads)", args.host, args.port, args.appid,
+                 args.threads)
+        _serve_threaded(double.app, args.host, args.port, args.threads)
+        return
     # Served in the foreground: the process is the double, and Ctrl-C or SIGTERM ends it.
     server = make_server(args.host, args.port, double.app, threaded=True)
     log.info("WeChat API double on http://%s:%s/ (appid %s)", args.host, server.port, args.appid)

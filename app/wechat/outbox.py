@@ -8,11 +8,15 @@ One-time templates: the resident's quota is taken when the row is queued (so two
 on one acceptance), given back when WeChat certainly did not deliver, and set to 0 when WeChat says 43101.
 """
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
 from app import jobs
 from app.accounts.models import Resident
@@ -36,26 +40,78 @@ def queue_notification(resident_id, kind, values, page, idempotency_key):
 
     `values` are the kind's logical values (see messages.KIND_VALUES), trimmed here to WeChat's limits.
     """
+    recipient = sa.select(sa.literal(resident_id, sa.Integer).label("resident_id"),
+                          sa.literal(idempotency_key, sa.String).label("idempotency_key"))
+    ids = queue_notifications(recipient, kind, values, page)
+    return db.session.get(Notification, ids[0]) if ids else None
+
+
+def queue_notifications(recipients, kind, values, page):
+    """Pending messages for every row of `recipients` (a SELECT of `resident_id` and `idempotency_key`, at
+    most one row per resident) in the current transaction (no commit), written by the database in one
+    INSERT ... SELECT; returns the new rows' ids, sorted.
+
+    A key already in the outbox is skipped (ON CONFLICT DO NOTHING, so a concurrent transaction with the same
+    key wins without an error in ours). A one-time template needs an acceptance left: recipients without one
+    get no row, and each row written spends one; a row whose acceptance a concurrent transaction spent first
+    is withdrawn again in this transaction.
+    """
     message = messages.message_kind(kind)
     data = messages.build_data(kind, values)
-    if db.session.execute(db.select(Notification.id).filter_by(idempotency_key=idempotency_key)).first():
-        return None
-    if message.one_time and not _change_quota(resident_id, message.template_id, -1):
-        return None
     now = utcnow()
-    # ON CONFLICT: a concurrent transaction with the same key wins without an error in ours.
+    notifications = Notification.__table__
+    source = recipients.subquery()
+    timestamp = sa.literal(now, sa.DateTime(timezone=True))
+    # Due now, and enqueued by the caller right after its commit (so the sweep leaves it alone unless that
+    # enqueue comes to nothing).
+    columns = {
+        "resident_id": source.c.resident_id,
+        "kind": sa.literal(kind),
+        "template_id": sa.literal(message.template_id),
+        "data": sa.literal(data, notifications.c.data.type),
+        "page": sa.literal(page, sa.String),
+        "idempotency_key": source.c.idempotency_key,
+        "status": sa.literal("pending"),
+        "attempts": sa.literal(0),
+        "created_at": timestamp,
+        "updated_at": timestamp,
+        "next_attempt_at": timestamp,
+        "enqueued_at": timestamp,
+    }
+    # WHERE: SQLite cannot tell INSERT ... SELECT ... ON CONFLICT from a join without one.
+    rows = sa.select(*columns.values()).select_from(source).where(sa.true())
+    if message.one_time:
+        rows = rows.join(SubscriptionQuota, sa.and_(
+            SubscriptionQuota.resident_id == source.c.resident_id,
+            SubscriptionQuota.template_id == message.template_id, SubscriptionQuota.remaining >= 1))
     insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(Notification).values(
-        resident_id=resident_id, kind=kind, template_id=message.template_id, data=data, page=page,
-        idempotency_key=idempotency_key, status="pending", attempts=0, created_at=now, updated_at=now,
-        next_attempt_at=now, enqueued_at=now,
-    ).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Notification.id)
-    notification_id = db.session.execute(statement).scalar()
-    if notification_id is None:
-        if message.one_time:
-            _change_quota(resident_id, message.template_id, +1)
-        return None
-    return db.session.get(Notification, notification_id)
+    statement = (
+        insert(notifications).from_select(list(columns), rows)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(notifications.c.id, notifications.c.resident_id)
+    )
+    inserted = [(row.resident_id, row.id) for row in db.session.execute(statement)]
+    if message.one_time and inserted:
+        inserted = _spend_quota(inserted, message.template_id, now)
+    return sorted(notification_id for _, notification_id in inserted)
+
+
+def _spend_quota(inserted, template_id, now):
+    """One acceptance per queued message; the messages whose acceptance is already gone are withdrawn."""
+    spent = set(db.session.execute(
+        sa.update(SubscriptionQuota)
+        .where(SubscriptionQuota.template_id == template_id,
+               SubscriptionQuota.resident_id.in_([resident_id for resident_id, _ in inserted]),
+               SubscriptionQuota.remaining >= 1)
+        .values(remaining=SubscriptionQuota.remaining - 1, updated_at=now)
+        .returning(SubscriptionQuota.resident_id)
+        .execution_options(synchronize_session=False)
+    ).scalars())
+    withdrawn = [notification_id for resident_id, notification_id in inserted if resident_id not in spent]
+    if withdrawn:
+        db.session.execute(sa.delete(Notification).where(Notification.id.in_(withdrawn))
+                           .execution_options(synchronize_session=False))
+    return [(resident_id, notification_id) for resident_id, notification_id in inserted if resident_id in spent]
 
 
 def enqueue_notifications(ids):
@@ -85,6 +141,9 @@ def sweep_pending():
                or_(Notification.enqueued_at.is_(None), Notification.enqueued_at <= now - _grace()))
         .order_by(Notification.next_attempt_at)
         .limit(SWEEP_LIMIT)
+        # A row a worker is claiming or settling right now is not due for us: waiting for it, while holding
+        # locks on others, is how the sweep and a worker deadlock under load.
+        .with_for_update(skip_locked=True)
     ).scalars())
     if due:
         db.session.execute(update(Notification).where(Notification.id.in_(due)).values(enqueued_at=now))
@@ -97,31 +156,119 @@ def sweep_pending():
 
 def send_one(notification_id):
     """Claim the row, send it, record the outcome; returns the resulting status (None if not ours to send)."""
+    return send_batch([notification_id])[notification_id]
+
+
+def send_batch(ids, concurrency=1):
+    """Claim the rows, send them (`concurrency` in flight), record the outcomes: {id: status, or None for a
+    row that was not ours to send}.
+
+    The rows are claimed `concurrency` at a time, right before they go out: a worker killed mid-batch leaves
+    only the messages then in flight in doubt (they fail when their lease runs out, as WeChat may have
+    delivered them); the batch's other rows were never claimed, and the sweep sends them. The database work
+    is per group, not per message: one UPDATE ... RETURNING claims the group, one SELECT reads the openids,
+    one executemany UPDATE records the sends. The access token is read once for the batch. Only the rare
+    failures are recorded row by row.
+    """
+    ids = list(dict.fromkeys(ids))
+    outcomes = dict.fromkeys(ids)
+    if not ids:
+        return outcomes
+    step = max(1, concurrency)
+    sender = None
+    pool = ThreadPoolExecutor(max_workers=step, thread_name_prefix="notify") if step > 1 else None
+    try:
+        for start in range(0, len(ids), step):
+            claimed = _claim(ids[start:start + step])
+            if not claimed:
+                continue
+            if sender is None:
+                sender = _sender()
+            if pool is not None and len(claimed) > 1:
+                results = list(pool.map(sender, claimed))
+            else:
+                results = [sender(claim) for claim in claimed]
+            _record(results, outcomes)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return outcomes
+
+
+def _claim(ids):
     now = utcnow()
+    table = Notification.__table__
     claimed = db.session.execute(
-        update(Notification)
-        .where(Notification.id == notification_id, Notification.status == "pending",
-               or_(Notification.claimed_until.is_(None), Notification.claimed_until < now),
-               Notification.next_attempt_at <= now)
-        .values(claimed_until=now + CLAIM_LEASE, attempts=Notification.attempts + 1, updated_at=now)
-    ).rowcount
+        update(table)
+        .where(table.c.id.in_(ids), table.c.status == "pending",
+               or_(table.c.claimed_until.is_(None), table.c.claimed_until < now), table.c.next_attempt_at <= now)
+        .values(claimed_until=now + CLAIM_LEASE, attempts=table.c.attempts + 1, updated_at=now)
+        .returning(table.c.id, table.c.resident_id, table.c.template_id, table.c.data, table.c.page,
+                   table.c.attempts)
+    ).all()
     db.session.commit()
     if not claimed:
-        return None
-    notification = db.session.get(Notification, notification_id)
-    openid = db.session.execute(db.select(Resident.openid).filter_by(id=notification.resident_id)).scalar_one()
-    config = current_app.config
-    body = {"touser": openid, "template_id": notification.template_id, "data": notification.data,
-            "miniprogram_state": config["WECHAT_MINIPROGRAM_STATE"], "lang": "zh_CN"}
-    if notification.page:
-        body["page"] = notification.page
-    try:
-        # wechatpy's send_subscribe_message has no miniprogram_state/lang; the client's post has everything.
-        answer = get_client().post("message/subscribe/send", data=body)
-    except CALL_ERRORS as exc:
-        return _record_failure(notification, exc)
-    return _finish(notification, status="sent", sent_at=utcnow(), msgid=str(answer.get("msgid") or ""),
-                   last_error=None)
+        return claimed
+    openids = dict(db.session.execute(
+        db.select(Resident.id, Resident.openid).where(Resident.id.in_({row.resident_id for row in claimed}))
+    ).all())
+    db.session.commit()
+    return [(row, openids[row.resident_id]) for row in claimed]
+
+
+def _sender():
+    """send((row, openid)) → (row, answer, exception), with the client and access token of this batch."""
+    client = get_client()
+    token = client.access_token
+    state = current_app.config["WECHAT_MINIPROGRAM_STATE"]
+
+    def send(claim):
+        row, openid = claim
+        body = {"touser": openid, "template_id": row.template_id, "data": row.data,
+                "miniprogram_state": state, "lang": "zh_CN"}
+        if row.page:
+            body["page"] = row.page
+        try:
+            # wechatpy's send_subscribe_message has no miniprogram_state/lang; the client's post has everything.
+            return row, client.post("message/subscribe/send", data=body, access_token=token), None
+        except CALL_ERRORS as exc:
+            return row, None, exc
+
+    return send
+
+
+def _record(results, outcomes):
+    table = Notification.__table__
+    # In id order, as every other bulk write of the outbox locks rows, so that two of them cannot deadlock.
+    sent = sorted(({"b_id": row.id, "b_msgid": str(answer.get("msgid") or ""), "b_at": utcnow()}
+                   for row, answer, exc in results if exc is None), key=lambda entry: entry["b_id"])
+    if sent:
+        _record_sent(table, sent)
+        outcomes.update((entry["b_id"], "sent") for entry in sent)
+    for row, _, exc in results:
+        if exc is not None:
+            outcomes[row.id] = _record_failure(row, exc)
+
+
+def _record_sent(table, sent, tries=3):
+    """One executemany UPDATE for the batch's sent rows. WeChat has delivered them, so a transient database
+    error (a deadlock, a dropped connection) is retried rather than leaving them to the lease."""
+    statement = (
+        update(table).where(table.c.id == bindparam("b_id"), table.c.status == "pending")
+        .values(status="sent", claimed_until=None, updated_at=bindparam("b_at"), sent_at=bindparam("b_at"),
+                msgid=bindparam("b_msgid"), last_error=None)
+    )
+    for attempt in range(1, tries + 1):
+        try:
+            db.session.execute(statement, sent)
+            db.session.commit()
+            return
+        except OperationalError as exc:
+            db.session.rollback()
+            if attempt == tries:
+                raise
+            log.warning("recording %d sent notification(s) failed (%s); trying again", len(sent), exc.orig)
+            time.sleep(0.1 * attempt)
 
 
 def _record_failure(notification, exc):

@@ -10,6 +10,7 @@ from app.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
 from app.extensions import _RedisConnection, db, redis_store
 from app.feedback import service
 from app.feedback.models import Complaint, Rating, RectificationTask
+from app.feedback.workflow import STATUS_LABELS
 from app.wechat.models import Notification
 from app.wechat.phones import protect_phone
 from tests.feedback.conftest import sh
@@ -340,3 +341,21 @@ def test_the_staff_queue_puts_overdue_first_then_the_nearest_deadline(county):
     assert service.list_for_staff(county.office, {"unit": county.other_unit.id}, 1, 20, now=NOW)["total"] == 0
     by_number = service.list_for_staff(county.office, {"q": queue["items"][1]["ticket_no"]}, 1, 20, now=NOW)
     assert [t["id"] for t in by_number["items"]] == [fresh]
+
+
+def test_count_by_status_matches_the_queue_for_every_scope(county):
+    first, _ = submit(county)
+    submit(county, "另一个助餐点的饭菜也太咸了")
+    service.sign(first["id"], county.lead, now=NOW)
+    submit(county, "没有项目的诉求请专班分派处理", project_id=None)
+    later = NOW + timedelta(days=30)  # the unsigned one is overdue by then
+    for staff in (county.lead, county.co, county.other, county.office):
+        for filters in ({}, {"kind": "complaint"}, {"project": county.project.id}, {"q": "另一个"}):
+            counts = service.count_by_status(staff, filters, now=later)
+            expected = {status: service.list_for_staff(staff, {**filters, "status": status}, 1, 1, now=later)["total"]
+                        for status in STATUS_LABELS}
+            expected["overdue"] = service.list_for_staff(staff, {**filters, "overdue": True}, 1, 1, now=later)["total"]
+            assert counts == expected, (staff.username, filters)
+    assert service.count_by_status(county.office, {}, now=later) == {
+        **dict.fromkeys(STATUS_LABELS, 0), "assigned": 1, "signed": 1, "triage": 1, "overdue": 2}
+    assert service.count_by_status(county.other, {}, now=later)["assigned"] == 0

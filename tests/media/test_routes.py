@@ -87,17 +87,30 @@ def test_who_sees_a_residents_image(client, wechat, factories, owner_headers):
     def visible():
         return [client.get(url, headers=h).status_code for h in (owner_headers, unit_staff, office, other, {})]
 
-    assert visible() == [200, 200, 200, 404, 404]  # pending
+    # A unit's staff see a resident's photo only on a ticket they handle (tests/reliability/test_authorization.py):
+    # this one is attached to nothing.
+    assert visible() == [200, 404, 200, 404, 404]  # pending
     set_status(upload_id, "passed")
-    assert visible() == [200, 200, 200, 404, 404]
+    assert visible() == [200, 404, 200, 404, 404]
     set_status(upload_id, "blocked")
     assert visible() == [404, 404, 200, 404, 404]
 
 
-def test_a_passed_staff_image_is_public(client, factories):
+def test_a_passed_staff_image_is_public_once_published(client, factories, plan):
+    from app.progress.models import ProgressUpdate
+
     staff_headers = factories.auth(factories.staff_token(factories.staff("unit_staff")))
     body = upload(client, staff_headers, image_bytes()).json
     assert body["check_status"] == "passed"
+    assert client.get(body["url"]).status_code == 404  # attached to nothing: a draft's photo stays unpublished
+    from app.accounts.models import StaffUser
+    from app.projects.models import Project
+
+    author = db.session.execute(db.select(StaffUser)).scalars().first()
+    project = db.session.execute(db.select(Project)).scalars().first()
+    db.session.add(ProgressUpdate(project_id=project.id, unit_id=author.unit_id, author_id=author.id,
+                                  status="published", content="已完工", image_ids=[body["id"]]))
+    db.session.commit()
     assert client.get(body["url"]).status_code == 200
     set_status(body["id"], "blocked")
     assert client.get(body["url"]).status_code == 404
