@@ -1,4 +1,6 @@
 """Staff accounts, staff login and the audit log."""
+import functools
+import secrets
 from datetime import timedelta
 
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -53,6 +55,11 @@ def create_staff(username, password, role, unit_name=None, display_name=None, ac
     return staff
 
 
+@functools.cache
+def _dummy_hash():
+    return generate_password_hash(secrets.token_hex(16), PASSWORD_METHOD)
+
+
 def authenticate(username, password, ip=None):
     """Check a staff login; lock the account for 15 minutes after 5 failures in a row."""
     staff = db.session.execute(db.select(StaffUser).filter_by(username=username)).scalar_one_or_none()
@@ -60,7 +67,9 @@ def authenticate(username, password, ip=None):
     if staff is not None and staff.locked_until and as_utc(staff.locked_until) > now:
         retry = int((as_utc(staff.locked_until) - now).total_seconds()) + 1
         raise TooManyRequests("登录失败次数过多，账号已临时锁定，请 15 分钟后再试。", retry_after=retry)
-    if staff is None or not staff.active or not check_password_hash(staff.password_hash, password or ""):
+    # An unknown username costs the same scrypt check as a known one, so timing does not reveal which exist.
+    password_hash = staff.password_hash if staff is not None else _dummy_hash()
+    if not check_password_hash(password_hash, password or "") or staff is None or not staff.active:
         if staff is not None:
             staff.failed_logins += 1
             if staff.failed_logins >= MAX_FAILED_LOGINS:
