@@ -616,7 +616,8 @@ def _replies(complaint_ids):
              "replied_at": isoformat_local(e.created_at)} for e in events]
 
 
-def _resident_item(complaint):
+def _ticket_basics(complaint):
+    """What residents and staff alike see of a ticket."""
     assignment = complaint.assignment
     return {
         "id": complaint.id,
@@ -627,11 +628,18 @@ def _resident_item(complaint):
         "status_label": STATUS_LABELS[complaint.status],
         "project": _project_ref(complaint.project),
         "content": complaint.content,
-        "assigned_unit": _unit_ref(assignment.unit) if assignment else None,
         "created_at": isoformat_local(complaint.created_at),
         "sign_due_at": isoformat_local(assignment.sign_due_at) if assignment else None,
-        "due_at": isoformat_local(assignment.reply_due_at) if assignment else None,
         "reopen_count": complaint.reopen_count,
+    }
+
+
+def _resident_item(complaint):
+    assignment = complaint.assignment
+    return {
+        **_ticket_basics(complaint),
+        "assigned_unit": _unit_ref(assignment.unit) if assignment else None,
+        "due_at": isoformat_local(assignment.reply_due_at) if assignment else None,
     }
 
 
@@ -804,32 +812,22 @@ def _staff_item(complaint, overdue, late, staff):
     assignment = complaint.assignment
     hidden = complaint.anonymous
     return {
-        "id": complaint.id,
-        "ticket_no": complaint.ticket_no,
-        "kind": complaint.kind,
-        "kind_label": KIND_LABELS[complaint.kind],
-        "status": complaint.status,
-        "status_label": STATUS_LABELS[complaint.status],
+        **_ticket_basics(complaint),
         "held_for_review": complaint.status == "triage" and complaint.content_check == "review",
         "my_role": _staff_role(complaint, staff),
-        "project": _project_ref(complaint.project),
         "unit": _unit_ref(assignment.unit) if assignment else None,
         "co_units": [_unit_ref(u) for u in complaint.co_units],
         "township": complaint.township,
-        "content": complaint.content,
         "anonymous": hidden,
         "resident_id": None if hidden else complaint.resident_id,
         "phone_masked": None if hidden else complaint.phone_masked,
-        "created_at": isoformat_local(complaint.created_at),
         "assigned_at": isoformat_local(assignment.assigned_at) if assignment else None,
-        "sign_due_at": isoformat_local(assignment.sign_due_at) if assignment else None,
         "signed_at": isoformat_local(assignment.signed_at) if assignment else None,
         "reply_due_at": isoformat_local(assignment.reply_due_at) if assignment else None,
         "replied_at": isoformat_local(assignment.replied_at) if assignment else None,
         "handling_days": assignment.handling_days if assignment else None,
         "overdue": bool(overdue),
         "late": bool(late),
-        "reopen_count": complaint.reopen_count,
         "urge_count": complaint.urge_count,
         "pending_extension_days": complaint.pending_extension_days,
         "evaluation_due_at": isoformat_local(complaint.evaluation_due_at),
