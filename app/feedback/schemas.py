@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 from app.common.schemas import DecimalString, Id, PageArgs, page_of
 from app.feedback.models import RECTIFICATION_STATUSES
 from app.feedback.workflow import KINDS, STATUSES
-from app.projects.schemas import ImageSchema, RefSchema
+from app.projects.schemas import ImageSchema, ProjectBriefSchema, RefSchema
 
 # Generous caps against oversized payloads; the configured limits (COMPLAINT_MAX_LENGTH …) are the service's.
 TEXT_CAP = 5000
@@ -380,15 +380,8 @@ class ProjectSatisfactionSchema(Schema):
     bad = fields.Integer(metadata={"description": "差评数（1–2 级）"})
 
 
-class ProjectStatsSchema(Schema):
-    id = fields.Integer()
-    code = fields.String()
-    title = fields.String()
-    lead_units = fields.List(fields.Nested(RefSchema))
-    status = fields.String()
-    status_label = fields.String()
+class ProjectStatsSchema(ProjectBriefSchema):
     behind_schedule = fields.Boolean()
-    progress = DecimalString()
     satisfaction = fields.Nested(ProjectSatisfactionSchema)
     complaints = fields.Integer(metadata={"description": "期间内涉及该项目的诉求数（仅工作人员统计）"})
 

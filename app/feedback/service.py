@@ -475,19 +475,6 @@ def _replay(resident_id, idempotency_key, content_hash, now):
     ).unique().scalar_one_or_none()
 
 
-def _submitted_json(complaint):
-    assignment = complaint.assignment
-    return {
-        "id": complaint.id,
-        "ticket_no": complaint.ticket_no,
-        "status": complaint.status,
-        "status_label": STATUS_LABELS[complaint.status],
-        "assigned_unit": _unit_ref(assignment.unit) if assignment else None,
-        "due_at": isoformat_local(assignment.reply_due_at) if assignment else None,
-        "created_at": isoformat_local(complaint.created_at),
-    }
-
-
 def submit_complaint(resident, kind, content, project_id=None, image_ids=None, township=None, phone=None,
                      anonymous=False, idempotency_key=None, now=None):
     """File a complaint/suggestion/consultation/praise; returns (ticket, created).
@@ -502,7 +489,7 @@ def submit_complaint(resident, kind, content, project_id=None, image_ids=None, t
     # A repeated key is answered first: a retry after a flaky network may well carry a different body.
     first = _replay(resident.id, idempotency_key, None, now)
     if first is not None:
-        return _submitted_json(first), False
+        return _resident_item(first), False
     if kind not in KIND_LABELS:
         raise Invalid("诉求类型无效。", errors={"kind": [f"可选：{', '.join(KIND_LABELS)}"]})
     text = _length("content", _clean(content), config["COMPLAINT_MIN_LENGTH"], config["COMPLAINT_MAX_LENGTH"],
@@ -510,7 +497,7 @@ def submit_complaint(resident, kind, content, project_id=None, image_ids=None, t
     digest = hashlib.sha256(re.sub(r"\s+", "", text).encode()).hexdigest()
     first = _replay(resident.id, None, digest, now)
     if first is not None:
-        return _submitted_json(first), False
+        return _resident_item(first), False
     project = _public_project_or_invalid(project_id) if project_id is not None else None
     township = _check_township(township) if township else None
     if phone:
@@ -561,8 +548,8 @@ def submit_complaint(resident, kind, content, project_id=None, image_ids=None, t
         first = _replay(resident.id, idempotency_key, digest, now)
         if first is None:
             raise
-        return _submitted_json(first), False
-    return _submitted_json(complaint), True
+        return _resident_item(first), False
+    return _resident_item(complaint), True
 
 
 def _public_project_or_invalid(project_id):

@@ -1,6 +1,7 @@
 from marshmallow import Schema, fields
 
 from app.media.models import CHECK_STATUSES
+from app.projects.schemas import ImageSchema
 
 
 class UploadIn(Schema):
@@ -8,9 +9,7 @@ class UploadIn(Schema):
                                                "description": "JPEG、PNG 或 WebP 图片（按内容识别，不看文件名）"})
 
 
-class UploadOut(Schema):
-    id = fields.Integer()
-    url = fields.String()
+class UploadOut(ImageSchema):
     content_type = fields.String()
     width = fields.Integer()
     height = fields.Integer()

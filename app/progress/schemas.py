@@ -3,7 +3,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app.common.schemas import DecimalString, Id, PageArgs, page_of
 from app.progress.models import UPDATE_STATUSES
-from app.projects.schemas import ImageSchema, RefSchema
+from app.projects.schemas import ImageSchema, ProjectBriefSchema, RefSchema
 
 
 class MetricValueIn(Schema):
@@ -95,14 +95,7 @@ class StaffUpdateSchema(Schema):
     updated_at = fields.String()
 
 
-class StaleProjectSchema(Schema):
-    id = fields.Integer()
-    code = fields.String()
-    title = fields.String()
-    lead_units = fields.List(fields.Nested(RefSchema))
-    status = fields.String()
-    status_label = fields.String()
-    progress = DecimalString()
+class StaleProjectSchema(ProjectBriefSchema):
     last_published_at = fields.String(allow_none=True)
     days_without_update = fields.Integer(metadata={"description": "距上次发布进展（从未发布则自计划开始）的天数"})
     pending_drafts = fields.Integer(metadata={"description": "待审核的进展数"})

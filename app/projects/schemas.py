@@ -23,16 +23,21 @@ class ImageSchema(Schema):
     url = fields.String()
 
 
-class ProjectSummarySchema(Schema):
+class ProjectBriefSchema(Schema):
+    """An item as staff lists and statistics name it."""
+
     id = fields.Integer()
     code = fields.String(metadata={"example": "6.1"})
     title = fields.String()
-    category = fields.Nested(CategoryRefSchema)
     lead_units = fields.List(fields.Nested(RefSchema), metadata={"description": "第一个为主牵头单位"})
     status = fields.String(metadata={"enum": ["not_started", "in_progress", "completed"]})
     status_label = fields.String(metadata={"example": "推进中（滞后）"})
-    behind_schedule = fields.Boolean()
     progress = DecimalString(metadata={"description": "0–1 的小数", "example": "0.5"})
+
+
+class ProjectSummarySchema(ProjectBriefSchema):
+    category = fields.Nested(CategoryRefSchema)
+    behind_schedule = fields.Boolean()
     due_date = fields.String(allow_none=True)
     last_published_at = fields.String(allow_none=True)
     satisfaction = fields.Nested(SatisfactionSchema)
