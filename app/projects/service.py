@@ -310,44 +310,41 @@ def _updates_page(project_id, page, per_page):
             "per_page": per_page}
 
 
+# The routes of these two cache their whole response (app.cache.cached_response) and nothing else calls them,
+# so they read the database directly rather than caching the same data a second time.
 def project_updates(project_id, page, per_page):
     get_public_project(project_id)
-    return cached_read("updates", {"id": project_id, "page": page, "per_page": per_page},
-                       lambda: _updates_page(project_id, page, per_page))
+    return _updates_page(project_id, page, per_page)
 
 
 def project_history(project_id, page, per_page):
     get_public_project(project_id)
-
-    def compute():
-        base = db.select(MetricChange).where(MetricChange.project_id == project_id)
-        total = db.session.execute(db.select(func.count()).select_from(base.subquery())).scalar_one()
-        rows = db.session.execute(
-            base.options(db.joinedload(MetricChange.metric), db.joinedload(MetricChange.unit))
-            .order_by(MetricChange.created_at.desc(), MetricChange.id.desc())
-            .limit(per_page).offset((page - 1) * per_page)
-        ).scalars().all()
-        items = [
-            {
-                "id": row.id,
-                "changed_at": isoformat_local(row.created_at),
-                "metric_id": row.metric_id,
-                "metric_name": row.metric.name,
-                "unit_of_measure": row.metric.unit,
-                "township": row.township,
-                "field": row.field,
-                "old_value": fmt_decimal(row.old_value),
-                "new_value": fmt_decimal(row.new_value),
-                "source": row.source,
-                "unit": {"id": row.unit.id, "name": row.unit.name} if row.unit else None,
-                "update_id": row.update_id,
-                "note": row.note,
-            }
-            for row in rows
-        ]
-        return {"items": items, "total": total, "page": page, "per_page": per_page}
-
-    return cached_read("history", {"id": project_id, "page": page, "per_page": per_page}, compute)
+    base = db.select(MetricChange).where(MetricChange.project_id == project_id)
+    total = db.session.execute(db.select(func.count()).select_from(base.subquery())).scalar_one()
+    rows = db.session.execute(
+        base.options(db.joinedload(MetricChange.metric), db.joinedload(MetricChange.unit))
+        .order_by(MetricChange.created_at.desc(), MetricChange.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)
+    ).scalars().all()
+    items = [
+        {
+            "id": row.id,
+            "changed_at": isoformat_local(row.created_at),
+            "metric_id": row.metric_id,
+            "metric_name": row.metric.name,
+            "unit_of_measure": row.metric.unit,
+            "township": row.township,
+            "field": row.field,
+            "old_value": fmt_decimal(row.old_value),
+            "new_value": fmt_decimal(row.new_value),
+            "source": row.source,
+            "unit": {"id": row.unit.id, "name": row.unit.name} if row.unit else None,
+            "update_id": row.update_id,
+            "note": row.note,
+        }
+        for row in rows
+    ]
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
 
 
 def _is_number(text):
