@@ -82,13 +82,36 @@ def _proc_status(pid):
     return dict(line.split(":", 1) for line in lines if ":" in line)
 
 
-def _cpu_seconds(pid):
+def _stat_fields(pid):
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    # utime and stime, fields 14 and 15 of proc(5), counted from after the command name.
-    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 1)
+
+
+def _machine_busy_seconds():
+    """CPU seconds the whole machine spent busy since boot (everything in /proc/stat but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid):
+    """CPU time of the process and its living descendants (the double serves from a gunicorn child)."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat_fields(entry.name)) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, found, todo = 0, False, [pid]
+    while todo:
+        current = todo.pop()
+        fields = _stat_fields(current)
+        if fields is None:
+            continue
+        found = True
+        # utime and stime, fields 14 and 15 of proc(5), counted from after the command name.
+        total += int(fields[11]) + int(fields[12])
+        todo.extend(children.get(current, ()))
+    return round(total / os.sysconf("SC_CLK_TCK"), 1) if found else None
 
 
 def wait_for(check, timeout, what):
@@ -292,6 +315,7 @@ class Bench:
             token = issue_token("staff", office.id, office.token_version)
 
             started = time.monotonic()
+            busy_before = _machine_busy_seconds()
             response = self.app.test_client().post(f"/api/v1/staff/updates/{draft['id']}/publish",
                                                    headers={"Authorization": f"Bearer {token}"})
             enqueue_seconds = time.monotonic() - started
@@ -321,6 +345,8 @@ class Bench:
 
             peaks = self.worker_peak_rss_mb()
             cpu = self.cpu_seconds()
+            cpu["machine_busy"] = round(_machine_busy_seconds() - busy_before, 1)
+            cpu["machine_available"] = round(all_sent_seconds * os.cpu_count(), 1)
             worker_errors = self.stop_workers()
             sent = requests.get(self.double_url + "__double__/sent", timeout=60).json()
             per_resident = Counter(message["touser"] for message in sent)

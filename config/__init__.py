@@ -5,6 +5,7 @@ laptop with the embedded default and in a county data centre with PostgreSQL, Re
 """
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -95,12 +96,17 @@ class BaseConfig:
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL")
         self.WECHAT_CALLBACK_MAX_AGE = _int("WECHAT_CALLBACK_MAX_AGE", 300)
         self.NOTIFY_BATCH_SIZE = _int("NOTIFY_BATCH_SIZE", 200)
-        self.NOTIFY_CONCURRENCY = _int("NOTIFY_CONCURRENCY", 16)
+        self.NOTIFY_CONCURRENCY = _int("NOTIFY_CONCURRENCY", 32)
         self.NOTIFY_MAX_ATTEMPTS = _int("NOTIFY_MAX_ATTEMPTS", 5)
         self.NOTIFY_RETRY_BASE_SECONDS = _int("NOTIFY_RETRY_BASE_SECONDS", 30)
         # A pending message that no job has taken within this long is re-enqueued by the sweep.
         self.NOTIFY_SWEEP_GRACE_SECONDS = _int("NOTIFY_SWEEP_GRACE_SECONDS", 60)
         self.NOTIFY_SWEEP_SECONDS = _int("NOTIFY_SWEEP_SECONDS", 30)
+        # How long a worker may hold a claimed message: far longer than one send with a token refresh can take.
+        self.NOTIFY_CLAIM_LEASE_SECONDS = _int("NOTIFY_CLAIM_LEASE_SECONDS", 300)
+        # Each sending thread's journal (app/wechat/journal.py): one directory shared by every worker of the
+        # deployment, on the machine (or volume) they run on, so that a dead worker's sends are known.
+        self.NOTIFY_JOURNAL_DIR = _env("NOTIFY_JOURNAL_DIR", str(ROOT / "instance" / "notify-journal"))
         # Periodic sweeps in this process: `flask worker` always; the embedded runner of a web process if true.
         self.JOBS_PERIODIC = _bool("JOBS_PERIODIC", True)
 
@@ -200,6 +206,8 @@ class TestingConfig(DevelopmentConfig):
         self.REDIS_KEY_PREFIX = _env("REDIS_KEY_PREFIX", "msss-test:")
         # Tests wait for jobs explicitly (app.jobs.drain()); a timer firing mid-test would make them flaky.
         self.JOBS_PERIODIC = False
+        # A journal of this run's own: another run's files would speak for rows of another database.
+        self.NOTIFY_JOURNAL_DIR = _env("NOTIFY_JOURNAL_DIR") or tempfile.mkdtemp(prefix="msss-journal-")
 
 
 class ProductionConfig(BaseConfig):

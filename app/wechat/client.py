@@ -8,17 +8,25 @@ What it changes in wechatpy 1.8.18, and why:
 - auto_retry is off: it refreshes and retries without bound (a server that keeps answering 42001 ends in
   RecursionError). Here a token error causes at most one refresh and one retry per call;
 - every request (the token fetch included, which wechatpy sends without any timeout) has WECHAT_TIMEOUT;
-- one pooled keep-alive HTTP session, sized for the concurrent sends of a worker.
+- one keep-alive connection per thread for plain calls (JSON in, JSON out: every call we make), written with
+  http.client instead of going through requests and urllib3, which cost about 0.6 ms of CPU per call — most of
+  a fan-out worker's time. Anything else (a proxy, files, extra headers) still goes through requests.
 """
+import http.client
 import logging
 import secrets
+import select
+import socket
+import ssl
 import threading
 import time
+from urllib.parse import urlencode, urlsplit
 
 import redis
 import requests
 from flask import current_app
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
@@ -48,14 +56,106 @@ class _TimeoutSession(requests.Session):
         # CPU time of a subscribe send).
         self.proxies.update(requests.utils.get_environ_proxies(api_base))
         self.trust_env = False
+        self._local = threading.local()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
         self.mount("https://", adapter)
         self.mount("http://", adapter)
 
     def request(self, method, url, **kwargs):
+        """`before_send`: called right before the request goes out (the send journal's `sent` line)."""
+        before_send = kwargs.pop("before_send", None) or _nothing
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
-        return super().request(method, url, **kwargs)
+        if self.proxies or set(kwargs) - PLAIN_CALL:
+            before_send()
+            return super().request(method, url, **kwargs)
+        return self._plain(method.upper(), url, kwargs.get("params"), kwargs.get("data"), kwargs["timeout"],
+                           before_send)
+
+    def _plain(self, method, url, params, data, timeout, before_send):
+        """One call on this thread's keep-alive connection, answered as a requests.Response."""
+        parts = urlsplit(url)
+        target = parts.path or "/"
+        query = "&".join(filter(None, (parts.query, urlencode(params or {}))))
+        if query:
+            target += "?" + query
+        key = (parts.scheme, parts.netloc)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        headers = {"Content-Type": "application/json; charset=utf-8"} if data is not None else {}
+        connection = self._connection(key, parts, timeout)
+        try:
+            if connection.sock is None:
+                connection.connect()  # so that nothing but the request itself comes after before_send
+                # As urllib3 does: a small request must not wait for the ACK of the previous one (Nagle).
+                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            before_send()
+            connection.request(method, target, body=data, headers=headers)
+            answer = connection.getresponse()
+            content = answer.read()
+        except TimeoutError as exc:
+            self._drop(key)
+            raise requests.Timeout(f"{method} {parts.netloc}{parts.path}: {exc or 'timed out'}") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop(key)
+            raise requests.ConnectionError(f"{method} {parts.netloc}{parts.path}: {exc!r}") from exc
+        if answer.will_close:
+            self._drop(key)
+        response = requests.Response()
+        response.status_code = answer.status
+        response.reason = answer.reason
+        response.headers = CaseInsensitiveDict(answer.getheaders())
+        response._content = content
+        response.url = url
+        response.encoding = "utf-8"
+        return response
+
+    def _connection(self, key, parts, timeout):
+        connections = self._local.__dict__.setdefault("connections", {})
+        connection = connections.get(key)
+        if connection is not None and (connection.timeout != timeout or _dropped(connection)):
+            self._drop(key)
+            connection = None
+        if connection is None:
+            if parts.scheme == "https":
+                connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout,
+                                                         context=_tls_context())
+            else:
+                connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+            connections[key] = connection
+        return connection
+
+    def _drop(self, key):
+        connection = self._local.__dict__.get("connections", {}).pop(key, None)
+        if connection is not None:
+            connection.close()
+
+
+def _nothing():
+    pass
+
+
+# The keyword arguments of a call the plain path can make: wechatpy passes these and nothing else for a JSON call.
+PLAIN_CALL = frozenset({"params", "data", "timeout"})
+_tls = []
+
+
+def _tls_context():
+    """Certificates checked against certifi's bundle, as requests does."""
+    if not _tls:
+        import certifi
+
+        _tls.append(ssl.create_default_context(cafile=certifi.where()))
+    return _tls[0]
+
+
+def _dropped(connection):
+    """An idle keep-alive connection the server has closed reads as ready (EOF); reusing it would fail the
+    call, and re-sending a message is not safe, so it is replaced before the call instead."""
+    if connection.sock is None:
+        return False
+    readable, _, _ = select.select([connection.sock], [], [], 0)
+    return bool(readable)
 
 
 class _TolerantRedisStorage(RedisStorage):

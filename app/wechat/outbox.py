@@ -8,13 +8,14 @@ One-time templates: the resident's quota is taken when the row is queued (so two
 on one acceptance), given back when WeChat certainly did not deliver, and set to 0 when WeChat says 43101.
 """
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
@@ -22,15 +23,13 @@ from app import jobs
 from app.accounts.models import Resident
 from app.common.timeutil import utcnow
 from app.extensions import db
-from app.wechat import messages
+from app.wechat import journal, messages
 from app.wechat.client import CALL_ERRORS, errcode_of, get_client, is_transient
 from app.wechat.models import Notification, SubscriptionQuota
 
 log = logging.getLogger(__name__)
 
 SEND_JOB = "app.wechat.jobs.send_notifications"
-# How long a worker may hold a claimed row: far longer than one send with a token refresh can take.
-CLAIM_LEASE = timedelta(minutes=5)
 SWEEP_LIMIT = 5000
 NO_QUOTA = 43101
 
@@ -123,16 +122,10 @@ def enqueue_notifications(ids):
 
 
 def sweep_pending():
-    """Periodic: enqueue the pending rows that are due and have no live job; fail rows whose worker vanished."""
+    """Periodic: enqueue the pending rows that are due and have no live job; settle the claims of a worker
+    that vanished."""
     now = utcnow()
-    # A claim that outlived its worker: WeChat may or may not have delivered, and a double send is worse
-    # than a missing one, so the office sees it failed instead of the resident seeing it twice.
-    lost = db.session.execute(
-        update(Notification)
-        .where(Notification.status == "pending", Notification.claimed_until < now)
-        .values(status="failed", claimed_until=None, updated_at=now,
-                last_error="发送过程中工作进程中断，无法确认是否已送达，不再重发")
-    ).rowcount
+    lost = _recover_lost_claims(now)
     # Due, and either never enqueued since its last try or enqueued so long ago that the job must be lost.
     due = list(db.session.execute(
         db.select(Notification.id)
@@ -149,9 +142,44 @@ def sweep_pending():
         db.session.execute(update(Notification).where(Notification.id.in_(due)).values(enqueued_at=now))
     db.session.commit()
     if lost:
-        log.error("%d notification(s) failed: their worker stopped while sending", lost)
+        log.error("claims of a stopped worker: %s", lost)
+    journal.prune(current_app.config["NOTIFY_JOURNAL_DIR"], older_than=2 * _lease().total_seconds())
     enqueue_notifications(due)
     return len(due)
+
+
+def _recover_lost_claims(now):
+    """Claims that outlived their worker, settled by the send journal (app/wechat/journal.py): sent if the
+    request went out, due again if it never did, failed if no journal knows (WeChat may have delivered, and a
+    double send is worse than a missing one: the office sees it failed instead of the resident seeing it twice).
+    Returns {outcome: count}."""
+    lost = db.session.execute(
+        db.select(Notification.id, Notification.attempts)
+        .where(Notification.status == "pending", Notification.claimed_until < now)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not lost:
+        return {}
+    known = journal.read(current_app.config["NOTIFY_JOURNAL_DIR"])
+    table = Notification.__table__
+    outcomes = {
+        # The journal saw the request go out.
+        True: ("sent", dict(status="sent", sent_at=now,
+                            last_error="工作进程在请求发出后中断，未收到微信应答，按已发送记录")),
+        # The journal holds the claim but no request: it never left, so it is due again (the attempt unspent).
+        False: ("due", dict(attempts=table.c.attempts - 1, next_attempt_at=now, enqueued_at=None)),
+        None: ("failed", dict(status="failed", last_error="发送过程中工作进程中断，无法确认是否已送达，不再重发")),
+    }
+    ids = {}
+    for row in lost:
+        ids.setdefault(known.get((row.id, row.attempts)), []).append(row.id)
+    counts = {}
+    for decided, group in ids.items():
+        outcome, values = outcomes[decided]
+        db.session.execute(update(table).where(table.c.id.in_(group))
+                           .values(claimed_until=None, updated_at=now, **values))
+        counts[outcome] = len(group)
+    return counts
 
 
 def send_one(notification_id):
@@ -166,8 +194,8 @@ def send_batch(ids, concurrency=1):
     The rows are claimed `concurrency` at a time, right before they go out: a worker killed mid-batch leaves
     only the messages then in flight in doubt (they fail when their lease runs out, as WeChat may have
     delivered them); the batch's other rows were never claimed, and the sweep sends them. The database work
-    is per group, not per message: one UPDATE ... RETURNING claims the group, one SELECT reads the openids,
-    one executemany UPDATE records the sends. The access token is read once for the batch. Only the rare
+    is per group, not per message: one UPDATE ... RETURNING claims the group and reads the openids, one
+    executemany UPDATE records the sends. The access token is read once for the batch. Only the rare
     failures are recorded row by row.
     """
     ids = list(dict.fromkeys(ids))
@@ -176,48 +204,56 @@ def send_batch(ids, concurrency=1):
         return outcomes
     step = max(1, concurrency)
     sender = None
-    pool = ThreadPoolExecutor(max_workers=step, thread_name_prefix="notify") if step > 1 else None
-    try:
-        for start in range(0, len(ids), step):
-            claimed = _claim(ids[start:start + step])
-            if not claimed:
-                continue
-            if sender is None:
-                sender = _sender()
-            if pool is not None and len(claimed) > 1:
-                results = list(pool.map(sender, claimed))
-            else:
-                results = [sender(claim) for claim in claimed]
-            _record(results, outcomes)
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    pool = _pool(step) if step > 1 else None
+    book = journal.for_thread(current_app.config["NOTIFY_JOURNAL_DIR"])
+    for start in range(0, len(ids), step):
+        claimed = _claim(ids[start:start + step])
+        if not claimed:
+            continue
+        book.claimed((row.id, row.attempts) for row, _ in claimed)
+        if sender is None:
+            sender = _sender(book)
+        if pool is not None and len(claimed) > 1:
+            results = list(pool.map(sender, claimed))
+        else:
+            results = [sender(claim) for claim in claimed]
+        _record(results, outcomes)
+        book.done()
     return outcomes
+
+
+_pools = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(size):
+    """The process's sending threads, kept from batch to batch so that each keeps its keep-alive connection
+    to WeChat (a new thread per batch would open new connections for every 200 messages)."""
+    with _pools_lock:
+        if size not in _pools:
+            _pools[size] = ThreadPoolExecutor(max_workers=size, thread_name_prefix=f"notify{size}")
+        return _pools[size]
 
 
 def _claim(ids):
     now = utcnow()
     table = Notification.__table__
+    openid = sa.select(Resident.openid).where(Resident.id == table.c.resident_id).scalar_subquery()
     claimed = db.session.execute(
         update(table)
         .where(table.c.id.in_(ids), table.c.status == "pending",
                or_(table.c.claimed_until.is_(None), table.c.claimed_until < now), table.c.next_attempt_at <= now)
-        .values(claimed_until=now + CLAIM_LEASE, attempts=table.c.attempts + 1, updated_at=now)
+        .values(claimed_until=now + _lease(), attempts=table.c.attempts + 1, updated_at=now)
         .returning(table.c.id, table.c.resident_id, table.c.template_id, table.c.data, table.c.page,
-                   table.c.attempts)
+                   table.c.attempts, openid.label("openid"))
     ).all()
     db.session.commit()
-    if not claimed:
-        return claimed
-    openids = dict(db.session.execute(
-        db.select(Resident.id, Resident.openid).where(Resident.id.in_({row.resident_id for row in claimed}))
-    ).all())
-    db.session.commit()
-    return [(row, openids[row.resident_id]) for row in claimed]
+    return [(row, row.openid) for row in claimed]
 
 
-def _sender():
-    """send((row, openid)) → (row, answer, exception), with the client and access token of this batch."""
+def _sender(book):
+    """send((row, openid)) → (row, answer, exception), with the client and access token of this batch; each
+    request is entered in the journal `book` right before it goes out."""
     client = get_client()
     token = client.access_token
     state = current_app.config["WECHAT_MINIPROGRAM_STATE"]
@@ -230,7 +266,9 @@ def _sender():
             body["page"] = row.page
         try:
             # wechatpy's send_subscribe_message has no miniprogram_state/lang; the client's post has everything.
-            return row, client.post("message/subscribe/send", data=body, access_token=token), None
+            answer = client.post("message/subscribe/send", data=body, access_token=token,
+                                 before_send=lambda: book.sent(row.id, row.attempts))
+            return row, answer, None
         except CALL_ERRORS as exc:
             return row, None, exc
 
@@ -238,29 +276,28 @@ def _sender():
 
 
 def _record(results, outcomes):
-    table = Notification.__table__
-    # In id order, as every other bulk write of the outbox locks rows, so that two of them cannot deadlock.
-    sent = sorted(({"b_id": row.id, "b_msgid": str(answer.get("msgid") or ""), "b_at": utcnow()}
-                   for row, answer, exc in results if exc is None), key=lambda entry: entry["b_id"])
+    sent = {row.id: str(answer.get("msgid") or "") for row, answer, exc in results if exc is None}
     if sent:
-        _record_sent(table, sent)
-        outcomes.update((entry["b_id"], "sent") for entry in sent)
+        _record_sent(sent)
+        outcomes.update(dict.fromkeys(sent, "sent"))
     for row, _, exc in results:
         if exc is not None:
             outcomes[row.id] = _record_failure(row, exc)
 
 
-def _record_sent(table, sent, tries=3):
-    """One executemany UPDATE for the batch's sent rows. WeChat has delivered them, so a transient database
+def _record_sent(sent, tries=3):
+    """One UPDATE for the group's sent rows ({id: msgid}). WeChat has delivered them, so a transient database
     error (a deadlock, a dropped connection) is retried rather than leaving them to the lease."""
+    table = Notification.__table__
+    now = utcnow()
     statement = (
-        update(table).where(table.c.id == bindparam("b_id"), table.c.status == "pending")
-        .values(status="sent", claimed_until=None, updated_at=bindparam("b_at"), sent_at=bindparam("b_at"),
-                msgid=bindparam("b_msgid"), last_error=None)
+        update(table).where(table.c.id.in_(sorted(sent)), table.c.status == "pending")
+        .values(status="sent", claimed_until=None, updated_at=now, sent_at=now, last_error=None,
+                msgid=sa.case(sent, value=table.c.id))
     )
     for attempt in range(1, tries + 1):
         try:
-            db.session.execute(statement, sent)
+            db.session.execute(statement)
             db.session.commit()
             return
         except OperationalError as exc:
@@ -312,6 +349,10 @@ def _change_quota(resident_id, template_id, delta):
         statement = statement.where(SubscriptionQuota.remaining >= -delta)
     statement = statement.values(remaining=SubscriptionQuota.remaining + delta, updated_at=utcnow())
     return db.session.execute(statement.execution_options(synchronize_session=False)).rowcount == 1
+
+
+def _lease():
+    return timedelta(seconds=current_app.config["NOTIFY_CLAIM_LEASE_SECONDS"])
 
 
 def _grace():

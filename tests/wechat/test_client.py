@@ -82,3 +82,41 @@ def test_without_redis_the_client_still_works(app, wechat):
     client = process_client(wechat, redis_client=offline)
     answer = client.wxa.code_to_session("no-redis")
     assert answer["openid"] == "o_no-redis"
+
+
+def test_a_keep_alive_connection_the_server_dropped_is_replaced_before_the_call(app):
+    """WeChat closes idle keep-alive connections. Sending on one would fail the call (or, worse, leave a message
+    in doubt); the client notices the close and opens a new connection first. Each request is seen once."""
+    import json
+    import socketserver
+
+    seen = []
+
+    class OneAnswerThenClose(socketserver.StreamRequestHandler):
+        def handle(self):
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                head += self.rfile.read(1)
+            seen.append(head.split(b" ")[1].decode())
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")) or 0)
+            self.rfile.read(length)
+            body = json.dumps({"errcode": 0, "errmsg": "ok", "msgid": len(seen)}).encode()
+            # HTTP/1.1 without "Connection: close": the client keeps the connection, which we then close.
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                             + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), OneAnswerThenClose)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = AppWeChatClient("wxa", "s", f"http://127.0.0.1:{server.server_address[1]}/", timeout=2,
+                                 pool_size=4, redis_client=redis_store.client, key_prefix=redis_store.prefix)
+        answers = []
+        for _ in range(3):
+            answers.append(client.post("message/subscribe/send", data={"touser": "o1"}, access_token="t"))
+            time.sleep(0.05)  # the server's close has arrived
+        assert [a["msgid"] for a in answers] == [1, 2, 3]
+        assert len(seen) == 3 and all(path.startswith("/cgi-bin/message/subscribe/send?") for path in seen)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -221,7 +221,7 @@ def test_a_batch_sends_concurrently(wechat, factories):
     assert elapsed < 2.5
 
 
-def test_a_claim_that_outlived_its_worker_fails_instead_of_sending_twice(wechat, resident):
+def test_a_claim_that_outlived_its_worker_and_no_journal_knows_fails_instead_of_sending_twice(wechat, resident):
     notification = queue(resident)
     db.session.execute(db.update(Notification).values(
         attempts=1, claimed_until=utcnow() - timedelta(seconds=1), next_attempt_at=utcnow()))
