@@ -371,7 +371,7 @@ def create_double_app(state):
             raise _WeChatError(40003, "invalid openid")
         template_id = data.get("template_id")
         with state.lock:
-            template = copy.deepcopy(state.templates.get(template_id))
+            template = state.templates.get(template_id)  # never changed after start: read, not copied
         if template is None:
             raise _WeChatError(40037, "invalid template_id")
         _validate_subscribe_data(template["fields"], data.get("data"))

@@ -290,14 +290,28 @@ def _record_sent(sent, tries=3):
     error (a deadlock, a dropped connection) is retried rather than leaving them to the lease."""
     table = Notification.__table__
     now = utcnow()
-    statement = (
-        update(table).where(table.c.id.in_(sorted(sent)), table.c.status == "pending")
-        .values(status="sent", claimed_until=None, updated_at=now, sent_at=now, last_error=None,
-                msgid=sa.case(sent, value=table.c.id))
-    )
+    ids = sorted(sent)
+    if db.engine.dialect.name == "postgresql":
+        # The ids and msgids as two array parameters: the same statement text for every group, compiled once.
+        pairs = sa.select(sa.func.unnest(sa.cast(sa.bindparam("ids"), postgresql.ARRAY(sa.Integer))).label("id"),
+                          sa.func.unnest(sa.cast(sa.bindparam("msgids"), postgresql.ARRAY(sa.Text)))
+                          .label("msgid")).subquery()
+        statement = (
+            update(table).where(table.c.id == pairs.c.id, table.c.status == "pending")
+            .values(status="sent", claimed_until=None, updated_at=now, sent_at=now, last_error=None,
+                    msgid=pairs.c.msgid)
+        )
+        params = {"ids": ids, "msgids": [sent[i] for i in ids]}
+    else:
+        statement = (
+            update(table).where(table.c.id == sa.bindparam("b_id"), table.c.status == "pending")
+            .values(status="sent", claimed_until=None, updated_at=now, sent_at=now, last_error=None,
+                    msgid=sa.bindparam("b_msgid"))
+        )
+        params = [{"b_id": i, "b_msgid": sent[i]} for i in ids]
     for attempt in range(1, tries + 1):
         try:
-            db.session.execute(statement)
+            db.session.execute(statement, params)
             db.session.commit()
             return
         except OperationalError as exc:
