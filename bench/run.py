@@ -90,6 +90,7 @@ def load_data(app, args):
     """The 2024 plan, staff accounts and the county-scale rows, written by PostgreSQL itself."""
     from app.accounts.service import create_staff
     from app.extensions import db
+    from app.feedback.stats import rebuild_unit_day_rates
     from app.projects.importer import import_plan
 
     db.create_all()
@@ -123,6 +124,10 @@ def load_data(app, args):
                                         WHEN (g::bigint * 7919) % 100 < 25 THEN 3 WHEN (g::bigint * 7919) % 100 < 60 THEN 4
                                         ELSE 5 END AS level) lv""",
          residents=args.residents, n=min(args.ratings, args.residents * 10))
+    # What the app's rating writes keep (app.feedback.models.RatingCount), for the rows just inserted.
+    step("rating_counts", """
+        INSERT INTO rating_counts (project_id, level, count)
+        SELECT project_id, level, count(*) FROM ratings GROUP BY project_id, level""")
     # Complaints over 2024 (the plan's period, which the statistics default to), as a 12345 line that settles
     # most tickets within days: 2 % without an item wait in triage, 2 % each are assigned / signed / replied
     # (~4,000 tickets held by a unit at any time, all of them overdue), the rest closed and evaluated.
@@ -152,6 +157,11 @@ def load_data(app, args):
          residents=args.residents, n=args.complaints)
     db.session.execute(sa.text("SELECT setval(pg_get_serial_sequence('complaints', 'id'), :n)"),
                        {"n": args.complaints})
+    # What the app's complaint writes keep (app.feedback.models.ComplaintDayCount): per item and local day.
+    step("complaint_day_counts", """
+        INSERT INTO complaint_day_counts (day, project_id, count)
+        SELECT (created_at AT TIME ZONE 'Asia/Shanghai')::date, project_id, count(*) FROM complaints
+        WHERE project_id IS NOT NULL GROUP BY 1, 2""")
     step("complaint_assignments", """
         INSERT INTO complaint_assignments (complaint_id, unit_id, is_current, round, assigned_at, sign_due_at,
                                            signed_at, reply_due_at, replied_at, extended_days, handling_days,
@@ -204,6 +214,12 @@ def load_data(app, args):
         FROM marked WHERE signed_at IS NULL
         UNION ALL
         SELECT reply_due_at + interval '1 hour', 'reply', unit_id, reply_due_at, complaint_id, id FROM marked""")
+    # What the app's assignment writes keep (app.feedback.models.UnitDayRates), recounted by the app's own SQL.
+    started = time.monotonic()
+    rebuild_unit_day_rates()
+    db.session.commit()
+    timings["unit_day_rates"] = round(time.monotonic() - started, 1)
+    log(f"  unit_day_rates: {timings['unit_day_rates']} s")
     step("overdue_events", """
         INSERT INTO complaint_events (complaint_id, created_at, action, actor_type, unit_id, from_status,
                                       to_status, data)

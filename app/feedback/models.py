@@ -1,33 +1,101 @@
 """Residents' satisfaction ratings (满意度评价) with their rectification tasks (差评整改), and complaints (诉求)
 with their lead-unit assignments, append-only timeline and the office's overdue list."""
+import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import mapped_column
 
 from app.common.models import TimestampMixin
-from app.common.timeutil import utcnow
+from app.common.timeutil import to_local, utcnow
 from app.extensions import db
-from app.feedback.workflow import KINDS, STATUSES
+from app.feedback.workflow import KINDS, STATUSES, UNIT_OPEN
 
 RATING_LABELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 BAD_LEVELS = (1, 2)
 
 
 class Rating(TimestampMixin, db.Model):
+    """A resident's one rating of an item. Every ORM write of a rating also moves RatingCount, in the same
+    flush (the listeners below)."""
+
     __tablename__ = "ratings"
 
     id = db.Column(db.Integer, primary_key=True)
     resident_id = db.Column(db.Integer, db.ForeignKey("residents.id", ondelete="CASCADE"), nullable=False)
-    project_id = db.Column(db.Integer, db.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
-    level = db.Column(db.SmallInteger, nullable=False)
+    # active_history: the value replaced is loaded before it is overwritten, so its count can be taken back.
+    project_id = mapped_column(db.Integer, db.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False,
+                               active_history=True)
+    level = mapped_column(db.SmallInteger, nullable=False, active_history=True)
     comment = db.Column(db.Text)
     # The one further rating a resident gives after a rectification was fed back to them; it stays as given.
     final = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
 
     __table_args__ = (
         db.UniqueConstraint("resident_id", "project_id"),
-        # Satisfaction per item is an index-only scan.
+        # An item's ratings by level: recounting RatingCount, and the cascade when an item goes.
         db.Index("ix_ratings_project_level", "project_id", "level"),
         db.CheckConstraint("level BETWEEN 1 AND 5", name="level"),
     )
+
+
+class RatingCount(db.Model):
+    """How many ratings each item has at each level: satisfaction per item reads these few rows instead of
+    counting a county's million ratings on every uncached read.
+
+    Kept by the ORM flush that inserts, changes or deletes a Rating, in that transaction (listeners below).
+    SQL that writes ratings in bulk (INSERT ... SELECT) must move these counts in the same transaction.
+    """
+
+    __tablename__ = "rating_counts"
+
+    project_id = db.Column(db.Integer, db.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    level = db.Column(db.SmallInteger, primary_key=True)
+    count = db.Column(db.Integer, nullable=False)
+
+
+_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def add_to_row(connection, table, key, deltas):
+    """Adds `deltas` ({column: n}) to the row of `table` with primary key `key` ({column: value}), creating it
+    if need be, as one atomic INSERT ... ON CONFLICT DO UPDATE SET n = n + delta — never read-modify-write,
+    so concurrent writers lose no count."""
+    insert = _UPSERTS[connection.dialect.name](table).values(**key, **deltas)
+    connection.execute(insert.on_conflict_do_update(
+        index_elements=list(key), set_={name: table.c[name] + insert.excluded[name] for name in deltas}))
+
+
+def _move_counts(connection, table, changes):
+    """Adds each delta of {primary key: delta} to `table`'s count, in key order, so two transactions moving
+    counts between the same rows lock them alike and cannot deadlock."""
+    keys = [column.name for column in table.primary_key.columns]
+    for key, delta in sorted(changes.items()):
+        if delta:
+            add_to_row(connection, table, dict(zip(keys, key)), {"count": delta})
+
+
+def _stored(obj, *names):
+    """These attributes as the database holds them before this flush (loaded if need be)."""
+    attrs = sa.inspect(obj).attrs
+    return tuple((h.deleted or h.unchanged or h.added)[0] for h in (attrs[n].load_history() for n in names))
+
+
+@event.listens_for(Rating, "after_insert")
+def _count_new_rating(mapper, connection, rating):
+    _move_counts(connection, RatingCount.__table__, {(rating.project_id, rating.level): 1})
+
+
+@event.listens_for(Rating, "after_update")
+def _count_changed_rating(mapper, connection, rating):
+    old, new = _stored(rating, "project_id", "level"), (rating.project_id, rating.level)
+    if old != new:
+        _move_counts(connection, RatingCount.__table__, {old: -1, new: 1})
+
+
+# Before, not after: an expired rating can still be loaded to learn what it counted for.
+@event.listens_for(Rating, "before_delete")
+def _uncount_deleted_rating(mapper, connection, rating):
+    _move_counts(connection, RatingCount.__table__, {_stored(rating, "project_id", "level"): -1})
 
 
 RECTIFICATION_STATUSES = ("open", "answered")
@@ -116,8 +184,9 @@ class Complaint(TimestampMixin, db.Model):
         db.Index("ix_complaints_resident_created", "resident_id", "created_at"),
         db.Index("ix_complaints_resident_hash_created", "resident_id", "content_hash", "created_at"),
         db.Index("ix_complaints_status_created", "status", "created_at"),
-        # Complaints per item in a period, from the index alone.
-        db.Index("ix_complaints_created_project", "created_at", "project_id"),
+        # The tickets units hold now, a few among a year's: the overdue queue starts from these.
+        db.Index("ix_complaints_open", "id", "status", postgresql_where=db.text(f"status IN {UNIT_OPEN!r}"),
+                 sqlite_where=db.text(f"status IN {UNIT_OPEN!r}")),
         db.CheckConstraint(f"kind IN {KINDS!r}", name="kind"),
         db.CheckConstraint(f"status IN {STATUSES!r}", name="status"),
     )
@@ -125,6 +194,35 @@ class Complaint(TimestampMixin, db.Model):
     @property
     def co_units(self):
         return [link.unit for link in self.co_unit_links]
+
+
+class ComplaintDayCount(db.Model):
+    """Complaints filed about each item per local (Beijing) day: the statistics count an item's complaints in
+    a period of local dates from these few rows instead of from every complaint of the year.
+
+    submit_complaint, the one place complaints are made, adds to it in its transaction (count_complaint); a
+    complaint's item and filing time never change afterwards (the listener below refuses it). SQL that
+    writes complaints in bulk must move these counts in the same transaction.
+    """
+
+    __tablename__ = "complaint_day_counts"
+
+    day = db.Column(db.Date, primary_key=True)
+    project_id = db.Column(db.Integer, db.ForeignKey("projects.id"), primary_key=True)
+    count = db.Column(db.Integer, nullable=False)
+
+
+def count_complaint(connection, project_id, created_at):
+    """One more complaint about this item on the local day of `created_at`. It locks the item's row for the
+    day until commit: call it last, just before committing, as the ticket number is taken."""
+    _move_counts(connection, ComplaintDayCount.__table__, {(to_local(created_at).date(), project_id): 1})
+
+
+@event.listens_for(Complaint, "before_update")
+def _item_and_filing_time_fixed(mapper, connection, complaint):
+    attrs = sa.inspect(complaint).attrs
+    if attrs.project_id.history.has_changes() or attrs.created_at.history.has_changes():
+        raise RuntimeError("诉求提交后，所属项目和提交时间不能修改。")
 
 
 class ComplaintCoUnit(db.Model):
@@ -139,6 +237,8 @@ class ComplaintCoUnit(db.Model):
 
 
 ASSIGNMENT_WITHDRAWALS = ("returned", "reassigned", "merged")
+# An assignment whose deadlines are not all settled: neither ended, nor both signed and replied.
+PENDING_SQL = "withdrawn_at IS NULL AND (signed_at IS NULL OR replied_at IS NULL)"
 
 
 class ComplaintAssignment(db.Model):
@@ -184,6 +284,13 @@ class ComplaintAssignment(db.Model):
         db.Index("ix_complaint_assignments_assigned_unit", "assigned_at", "unit_id"),
         db.Index("ix_complaint_assignments_unit_assigned", "unit_id", "assigned_at"),
         db.Index("ix_complaint_assignments_unit_current", "unit_id", "is_current"),
+        # Open assignments, a few among a year's: those of the tickets units hold now (the overdue queue).
+        db.Index("ix_complaint_assignments_open", "complaint_id",
+                 postgresql_where=db.text("is_current AND replied_at IS NULL AND withdrawn_at IS NULL"),
+                 sqlite_where=db.text("is_current AND replied_at IS NULL AND withdrawn_at IS NULL")),
+        # Assignments whose deadlines are still pending (being late depends on the time): few among a year's.
+        db.Index("ix_complaint_assignments_pending", "assigned_at",
+                 postgresql_where=db.text(PENDING_SQL), sqlite_where=db.text(PENDING_SQL)),
         # The deadline sweep looks only at deadlines not yet met nor alerted.
         db.Index("ix_complaint_assignments_sign_pending", "signed_at", "sign_alerted_at", "sign_due_at"),
         db.Index("ix_complaint_assignments_reply_pending", "replied_at", "reply_alerted_at", "reply_due_at"),
@@ -223,6 +330,31 @@ class ComplaintEvent(db.Model):
 @event.listens_for(ComplaintEvent, "before_delete")
 def _append_only(mapper, connection, target):
     raise RuntimeError("诉求时间线只能追加，不能修改或删除。")
+
+
+class UnitDayRates(db.Model):
+    """The 三率 counts of the assignments made to each unit on each local (Beijing) day, withdrawn ones left out
+    (the definitions in app.feedback.stats): the statistics add up these rows instead of a year's assignments.
+
+    `overdue` holds only the assignments whose deadlines are settled (met, or the assignment ended), whose
+    being late no longer depends on the time; the statistics count the pending ones as of their `now`.
+    Kept by every ORM write of an assignment (listeners in app.feedback.stats), applied at commit;
+    stats.rebuild_unit_day_rates() recounts it from the assignments (after SQL that writes them in bulk).
+    """
+
+    __tablename__ = "unit_day_rates"
+
+    day = db.Column(db.Date, primary_key=True)
+    unit_id = db.Column(db.Integer, db.ForeignKey("units.id"), primary_key=True)
+    assigned = db.Column(db.Integer, nullable=False)
+    signed_on_time = db.Column(db.Integer, nullable=False)
+    rated = db.Column(db.Integer, nullable=False)
+    resolved = db.Column(db.Integer, nullable=False)
+    satisfied = db.Column(db.Integer, nullable=False)
+    overdue = db.Column(db.Integer, nullable=False)
+    reopened = db.Column(db.Integer, nullable=False)
+    replied = db.Column(db.Integer, nullable=False)
+    handling_days = db.Column(db.Integer, nullable=False)
 
 
 ALERT_KINDS = ("sign", "reply", "rectification")

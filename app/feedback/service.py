@@ -9,7 +9,7 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from app import cache
 from app.accounts.models import StaffUser, Unit
 from app.accounts.service import audit
-from app.common.timeutil import SHANGHAI, as_utc, isoformat_local, local_today, to_local, utcnow
+from app.common.timeutil import as_utc, isoformat_local, local_today, to_local, utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.feedback import deadlines, stats
@@ -34,6 +34,7 @@ from app.feedback.models import (
     Rating,
     RectificationTask,
     TicketCounter,
+    count_complaint,
 )
 from app.feedback.workflow import (
     EVENT_LABELS,
@@ -539,8 +540,11 @@ def submit_complaint(resident, kind, content, project_id=None, image_ids=None, t
                 to_status=complaint.status,
                 data={"routed_to": unit.name if unit else "专班办公室", "held_for_review": verdict == "review"},
             ))
-            # The day's counter row lock serialises every submission: hold it for the commit alone.
+            # The day's counter row lock serialises every submission: hold it for the commit alone. So too the
+            # item's count for the day, taken after it (one order for every submission: no deadlock).
             complaint.ticket_no = _next_ticket_no(now)
+            if project is not None:
+                count_complaint(db.session.connection(), project.id, complaint.created_at)
             db.session.commit()
     except IntegrityError:
         # The same Idempotency-Key committed by a concurrent request: that one is the answer.
@@ -729,7 +733,11 @@ class _Queue:
     def __init__(self, staff, filters, now):
         A = ComplaintAssignment
         late = sa.and_(A.id.isnot(None), stats.late_clause(now))
-        self.overdue = sa.and_(Complaint.status.in_(UNIT_OPEN), late)
+        # An open ticket's current assignment is neither replied (a reply makes the ticket "replied") nor
+        # withdrawn (a withdrawal hands the ticket back, on, or into another): saying so changes no answer and
+        # lets the database take the open assignments from their small partial index, not scan a year's.
+        self.overdue = sa.and_(Complaint.status.in_(UNIT_OPEN), late, A.replied_at.is_(None),
+                               A.withdrawn_at.is_(None))
         self.select = (
             db.select(Complaint, self.overdue.label("overdue"), late.label("late"))
             .outerjoin(Complaint.assignment)
@@ -782,11 +790,16 @@ class _Queue:
         rows = []
         if offset < active:
             running = sa.case((A.signed_at.is_(None), A.sign_due_at), else_=A.reply_due_at)
-            rows = db.session.execute(
-                self.select.where(*self.conditions, is_open)
-                .order_by(sa.case((self.overdue, 0), else_=1), running, Complaint.id.desc())
-                .offset(offset).limit(limit)
-            ).unique().all()
+            order = (sa.case((self.overdue, 0), else_=1), running, Complaint.id.desc())
+            if limit is None:
+                query = self.select.where(*self.conditions, is_open).order_by(*order).offset(offset)
+            else:
+                # A page: its ids are sorted first, as narrow rows from the indexes, and only those tickets are
+                # read whole — not every open ticket joined, sorted and all but a page thrown away.
+                page = (db.select(Complaint.id).select_from(Complaint).outerjoin(Complaint.assignment)
+                        .where(*self.conditions, is_open).order_by(*order).offset(offset).limit(limit))
+                query = self.select.where(Complaint.id.in_(page)).order_by(*order)
+            rows = db.session.execute(query).unique().all()
         if not self.open_only and (limit is None or len(rows) < limit):
             rows += db.session.execute(
                 self.select.where(*self.conditions, sa.not_(is_open)).order_by(Complaint.id.desc())
@@ -1215,7 +1228,7 @@ def sweep(now=None):
 
 
 def _period(date_from, date_to, now):
-    """Local dates (inclusive) → [start, end) in UTC; defaults to the current plan's year up to today."""
+    """The local dates (inclusive) asked for; by default the current plan's period, else this year to today."""
     if date_from is None or date_to is None:
         try:
             plan = current_plan()
@@ -1226,22 +1239,20 @@ def _period(date_from, date_to, now):
         date_from, date_to = date_from or default_from, date_to or default_to
     if date_to < date_from:
         raise Invalid("结束日期不能早于开始日期。", errors={"to": ["不能早于 from。"]})
-    start = datetime.combine(date_from, time.min, tzinfo=SHANGHAI)
-    end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=SHANGHAI)
-    return date_from, date_to, as_utc(start), as_utc(end)
+    return date_from, date_to
 
 
 def public_stats(date_from=None, date_to=None, now=None):
     """Per project progress and satisfaction; per unit 响应率, 解决率, 满意率 and overdue count (cached briefly)."""
     now = _now(now)
-    date_from, date_to, start, end = _period(date_from, date_to, now)
+    date_from, date_to = _period(date_from, date_to, now)
 
     def compute():
         return {
             "from": date_from.isoformat(),
             "to": date_to.isoformat(),
             "projects": stats.project_satisfaction(),
-            "units": stats.unit_rates(start, end, now)[0],
+            "units": stats.unit_rates(date_from, date_to, now)[0],
         }
 
     return cache.cached("stats_public", {"from": date_from.isoformat(), "to": date_to.isoformat()}, compute,
@@ -1252,14 +1263,15 @@ def staff_stats(staff, date_from=None, date_to=None, now=None):
     """The dashboard: 三率 per unit (a unit sees its own row), satisfaction and complaints per project,
     the tickets overdue now and the overdue list entries not yet handled."""
     now = _now(now)
-    date_from, date_to, start, end = _period(date_from, date_to, now)
-    units, totals = stats.unit_rates(start, end, now, unit_id=None if staff.is_office else staff.unit_id)
+    date_from, date_to = _period(date_from, date_to, now)
+    units, totals = stats.unit_rates(date_from, date_to, now,
+                                     unit_id=None if staff.is_office else staff.unit_id)
     return {
         "from": date_from.isoformat(),
         "to": date_to.isoformat(),
         "units": units,
         "totals": totals,
-        "projects": stats.project_satisfaction(start, end),
+        "projects": stats.project_satisfaction(date_from, date_to),
         "overdue_now": list_for_staff(staff, {"overdue": True}, 1, 50, now),
         "overdue_alerts": overdue_list(staff, {"handled": False}, 1, 50),
     }

@@ -11,7 +11,7 @@ from app.common.schemas import MAX_ID
 from app.common.timeutil import isoformat_local, local_today
 from app.errors import NotFound
 from app.extensions import db
-from app.feedback.models import Rating
+from app.feedback.models import RatingCount
 from app.media.service import image_refs
 from app.progress.models import ProgressUpdate
 from app.projects.models import (
@@ -55,14 +55,11 @@ def _ttl():
 
 
 def rating_counts():
-    """{project_id: {level: ratings}} over every project: ONE scan of the ratings (a million rows in a county
-    is ~80 ms), shared by the list, the detail and both statistics, and cached until the next write."""
-    def compute():
-        return db.session.execute(
-            db.select(Rating.project_id, Rating.level, func.count()).group_by(Rating.project_id, Rating.level)
-        ).all()
-
-    rows = cached_read("rating_counts", {}, lambda: [list(row) for row in compute()])
+    """{project_id: {level: ratings}} over every project, shared by the list, the detail and both statistics:
+    the few rows of RatingCount, which every rating write keeps, not a count of a county's million ratings."""
+    rows = db.session.execute(
+        db.select(RatingCount.project_id, RatingCount.level, RatingCount.count).where(RatingCount.count > 0)
+    ).all()
     counts = {}
     for project_id, level, count in rows:
         counts.setdefault(project_id, {})[level] = count

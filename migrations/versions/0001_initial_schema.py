@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 12:41:05.345056
+Create Date: 2026-11-29 15:06:51.828964
 
 """
 from alembic import op
@@ -165,6 +165,21 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscription_quotas')),
     sa.UniqueConstraint('resident_id', 'template_id', name=op.f('uq_subscription_quotas_resident_id_template_id'))
     )
+    op.create_table('unit_day_rates',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('assigned', sa.Integer(), nullable=False),
+    sa.Column('signed_on_time', sa.Integer(), nullable=False),
+    sa.Column('rated', sa.Integer(), nullable=False),
+    sa.Column('resolved', sa.Integer(), nullable=False),
+    sa.Column('satisfied', sa.Integer(), nullable=False),
+    sa.Column('overdue', sa.Integer(), nullable=False),
+    sa.Column('reopened', sa.Integer(), nullable=False),
+    sa.Column('replied', sa.Integer(), nullable=False),
+    sa.Column('handling_days', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_unit_day_rates_unit_id_units')),
+    sa.PrimaryKeyConstraint('day', 'unit_id', name=op.f('pk_unit_day_rates'))
+    )
     op.create_table('categories',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('plan_id', sa.Integer(), nullable=False),
@@ -201,6 +216,13 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_projects_category_id'), ['category_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_projects_plan_id'), ['plan_id'], unique=False)
 
+    op.create_table('complaint_day_counts',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_complaint_day_counts_project_id_projects')),
+    sa.PrimaryKeyConstraint('day', 'project_id', name=op.f('pk_complaint_day_counts'))
+    )
     op.create_table('complaints',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('ticket_no', sa.String(length=32), nullable=False),
@@ -236,8 +258,8 @@ def upgrade():
     sa.UniqueConstraint('ticket_no', name=op.f('uq_complaints_ticket_no'))
     )
     with op.batch_alter_table('complaints', schema=None) as batch_op:
-        batch_op.create_index('ix_complaints_created_project', ['created_at', 'project_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_complaints_merged_into_id'), ['merged_into_id'], unique=False)
+        batch_op.create_index('ix_complaints_open', ['id', 'status'], unique=False, postgresql_where=sa.text("status IN ('assigned', 'signed', 'return_requested', 'extension_requested')"), sqlite_where=sa.text("status IN ('assigned', 'signed', 'return_requested', 'extension_requested')"))
         batch_op.create_index(batch_op.f('ix_complaints_project_id'), ['project_id'], unique=False)
         batch_op.create_index('ix_complaints_resident_created', ['resident_id', 'created_at'], unique=False)
         batch_op.create_index('ix_complaints_resident_hash_created', ['resident_id', 'content_hash', 'created_at'], unique=False)
@@ -310,6 +332,13 @@ def upgrade():
     with op.batch_alter_table('project_units', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_project_units_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('rating_counts',
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('level', sa.SmallInteger(), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_rating_counts_project_id_projects'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('project_id', 'level', name=op.f('pk_rating_counts'))
+    )
     op.create_table('ratings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('resident_id', sa.Integer(), nullable=False),
@@ -373,6 +402,8 @@ def upgrade():
     with op.batch_alter_table('complaint_assignments', schema=None) as batch_op:
         batch_op.create_index('ix_complaint_assignments_assigned_unit', ['assigned_at', 'unit_id'], unique=False)
         batch_op.create_index('ix_complaint_assignments_complaint', ['complaint_id'], unique=False)
+        batch_op.create_index('ix_complaint_assignments_open', ['complaint_id'], unique=False, postgresql_where=sa.text('is_current AND replied_at IS NULL AND withdrawn_at IS NULL'), sqlite_where=sa.text('is_current AND replied_at IS NULL AND withdrawn_at IS NULL'))
+        batch_op.create_index('ix_complaint_assignments_pending', ['assigned_at'], unique=False, postgresql_where=sa.text('withdrawn_at IS NULL AND (signed_at IS NULL OR replied_at IS NULL)'), sqlite_where=sa.text('withdrawn_at IS NULL AND (signed_at IS NULL OR replied_at IS NULL)'))
         batch_op.create_index('ix_complaint_assignments_reply_pending', ['replied_at', 'reply_alerted_at', 'reply_due_at'], unique=False)
         batch_op.create_index('ix_complaint_assignments_sign_pending', ['signed_at', 'sign_alerted_at', 'sign_due_at'], unique=False)
         batch_op.create_index('ix_complaint_assignments_unit_assigned', ['unit_id', 'assigned_at'], unique=False)
@@ -540,6 +571,8 @@ def downgrade():
         batch_op.drop_index('ix_complaint_assignments_unit_assigned')
         batch_op.drop_index('ix_complaint_assignments_sign_pending')
         batch_op.drop_index('ix_complaint_assignments_reply_pending')
+        batch_op.drop_index('ix_complaint_assignments_pending', postgresql_where=sa.text('withdrawn_at IS NULL AND (signed_at IS NULL OR replied_at IS NULL)'), sqlite_where=sa.text('withdrawn_at IS NULL AND (signed_at IS NULL OR replied_at IS NULL)'))
+        batch_op.drop_index('ix_complaint_assignments_open', postgresql_where=sa.text('is_current AND replied_at IS NULL AND withdrawn_at IS NULL'), sqlite_where=sa.text('is_current AND replied_at IS NULL AND withdrawn_at IS NULL'))
         batch_op.drop_index('ix_complaint_assignments_complaint')
         batch_op.drop_index('ix_complaint_assignments_assigned_unit')
 
@@ -552,6 +585,7 @@ def downgrade():
         batch_op.drop_index('ix_ratings_project_level')
 
     op.drop_table('ratings')
+    op.drop_table('rating_counts')
     with op.batch_alter_table('project_units', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_project_units_unit_id'))
 
@@ -571,16 +605,18 @@ def downgrade():
         batch_op.drop_index('ix_complaints_resident_hash_created')
         batch_op.drop_index('ix_complaints_resident_created')
         batch_op.drop_index(batch_op.f('ix_complaints_project_id'))
+        batch_op.drop_index('ix_complaints_open', postgresql_where=sa.text("status IN ('assigned', 'signed', 'return_requested', 'extension_requested')"), sqlite_where=sa.text("status IN ('assigned', 'signed', 'return_requested', 'extension_requested')"))
         batch_op.drop_index(batch_op.f('ix_complaints_merged_into_id'))
-        batch_op.drop_index('ix_complaints_created_project')
 
     op.drop_table('complaints')
+    op.drop_table('complaint_day_counts')
     with op.batch_alter_table('projects', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_projects_plan_id'))
         batch_op.drop_index(batch_op.f('ix_projects_category_id'))
 
     op.drop_table('projects')
     op.drop_table('categories')
+    op.drop_table('unit_day_rates')
     op.drop_table('subscription_quotas')
     with op.batch_alter_table('staff_users', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_staff_users_unit_id'))
