@@ -81,6 +81,11 @@ class BaseConfig:
         self.REDIS_KEY_PREFIX = _env("REDIS_KEY_PREFIX", "msss:")
         self.RQ_QUEUE = _env("RQ_QUEUE", "minsheng")
         self.CACHE_TTL = _int("CACHE_TTL", 300)
+        # Each process re-reads the cache generation from Redis at most this often, so another process's write
+        # shows in its public reads within this many seconds (its own at once); 0 = ask Redis on every read.
+        self.CACHE_LOCAL_SECONDS = float(_env("CACHE_LOCAL_SECONDS", 1))
+        # Public responses each process keeps in memory, at most (least recently used evicted first).
+        self.CACHE_LOCAL_MAX_BYTES = _int("CACHE_LOCAL_MAX_BYTES", 16 * 1024 * 1024)
 
         self.WECHAT_APPID = _env("WECHAT_APPID")
         self.WECHAT_SECRET = _env("WECHAT_SECRET")
@@ -208,6 +213,9 @@ class TestingConfig(DevelopmentConfig):
         self.JOBS_PERIODIC = False
         # A journal of this run's own: another run's files would speak for rows of another database.
         self.NOTIFY_JOURNAL_DIR = _env("NOTIFY_JOURNAL_DIR") or tempfile.mkdtemp(prefix="msss-journal-")
+        # Tests empty Redis between tests behind the app's back: a generation remembered for a second would serve
+        # the previous test's responses. Tests of the bound itself use an app of their own.
+        self.CACHE_LOCAL_SECONDS = 0
 
 
 class ProductionConfig(BaseConfig):

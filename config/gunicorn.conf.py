@@ -13,6 +13,10 @@ worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 30))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 5))
+# The app is built once in the master and forked: a worker starts in milliseconds instead of ~1.3 s of CPU
+# (create_app opens no database or Redis connection and starts no thread, so nothing is shared across the fork).
+# Deploying new code therefore means restarting gunicorn, not HUP.
+preload_app = os.environ.get("GUNICORN_PRELOAD", "1").lower() not in ("0", "false", "no")
 # Recycle workers now and then so a slow leak can never take a county's service down.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 5000))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", 500))

@@ -78,11 +78,18 @@ def _start_timer():
     g._started = time.perf_counter()
 
 
+def observe(method, endpoint, status, seconds):
+    """Count one request; also called by app.cache.CacheFastPath for the hits it answers without Flask."""
+    REQUESTS.labels(method, endpoint, status).inc()
+    LATENCY.labels(endpoint).observe(seconds)
+
+
 def _record(response):
     endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-    REQUESTS.labels(request.method, endpoint, response.status_code).inc()
     if hasattr(g, "_started"):
-        LATENCY.labels(endpoint).observe(time.perf_counter() - g._started)
+        observe(request.method, endpoint, response.status_code, time.perf_counter() - g._started)
+    else:
+        REQUESTS.labels(request.method, endpoint, response.status_code).inc()
     return response
 
 
