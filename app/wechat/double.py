@@ -628,9 +628,8 @@ class WeChatDouble:
 
 
 class _NoDelayHandler(WSGIRequestHandler):
-    """The development server writes a response's head and body in two sends; with Nagle's algorithm on, the
-    body waits for the client's delayed ACK of the head (~40 ms on Linux) whenever the answer took a moment,
-    as a send with --latency does. WeChat's servers answer at once; so does the double, with TCP_NODELAY."""
+    """The development server writes a response's head and body in separate sends; with Nagle's algorithm on,
+    the body may wait for the client's delayed ACK of the head. TCP_NODELAY, as gunicorn sets it."""
 
     def setup(self):
         super().setup()
