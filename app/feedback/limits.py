@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 
 import redis
 
-from app.common.timeutil import SHANGHAI, to_local
+from app.common.timeutil import SHANGHAI, as_utc, to_local
 from app.errors import TooManyRequests
 from app.extensions import redis_store
 
@@ -44,7 +44,8 @@ def daily_slot(what, resident_id, limit, now, count_in_database):
     except redis.RedisError as exc:
         log.warning("daily limit counter unavailable, counting in the database: %s", exc)
         key = None
-        used = count_in_database(day_start) + 1
+        # In UTC: SQLite compares the stored (UTC) text, and would read a +08:00 bound as UTC wall time.
+        used = count_in_database(as_utc(day_start)) + 1
     if used > limit:
         _give_back(key)
         raise TooManyRequests(MESSAGES[what].format(limit=limit), retry_after=retry_after)

@@ -359,3 +359,17 @@ def test_count_by_status_matches_the_queue_for_every_scope(county):
     assert service.count_by_status(county.office, {}, now=later) == {
         **dict.fromkeys(STATUS_LABELS, 0), "assigned": 1, "signed": 1, "triage": 1, "overdue": 2}
     assert service.count_by_status(county.other, {}, now=later)["assigned"] == 0
+
+
+def test_without_redis_the_daily_limit_counts_the_local_day_when_utc_is_still_on_the_day_before(
+        county, app, monkeypatch):
+    """00:00–08:00 in Beijing is still the day before in UTC: the recount must start at local midnight (found by
+    CI running at 00:09 Beijing time: SQLite compared the +08:00 bound as if it were UTC)."""
+    monkeypatch.setitem(app.config, "COMPLAINT_DAILY_LIMIT", 2)
+    monkeypatch.setitem(app.extensions, "redis", _RedisConnection("redis://127.0.0.1:1/0", redis_store.prefix))
+    submit(county, "前一天晚上的诉求", now=sh(2024, 10, 8, 23, 30))  # yesterday: not counted today
+    submit(county, "凌晨第一条诉求", now=sh(2024, 10, 9, 0, 30))
+    submit(county, "早上第二条诉求", now=sh(2024, 10, 9, 7, 0))
+    with pytest.raises(TooManyRequests):
+        submit(county, "早上第三条诉求", now=sh(2024, 10, 9, 7, 30))
+    assert db.session.execute(db.select(db.func.count(Complaint.id))).scalar_one() == 3
