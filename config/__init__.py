@@ -3,8 +3,10 @@
 Every setting comes from the environment (and a `.env` file in development), so the same code runs on a
 laptop with the embedded default and in a county data centre with PostgreSQL, Redis and real WeChat.
 """
+import atexit
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -200,6 +202,13 @@ class DevelopmentConfig(BaseConfig):
         self.PUBLIC_BASE_URL = self.PUBLIC_BASE_URL or f"http://127.0.0.1:{_env('PORT', '5000')}"
 
 
+def _temporary_dir(prefix):
+    """A directory removed when the process exits."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 class TestingConfig(DevelopmentConfig):
     APP_ENV = "testing"
     TESTING = True
@@ -211,8 +220,8 @@ class TestingConfig(DevelopmentConfig):
         self.REDIS_KEY_PREFIX = _env("REDIS_KEY_PREFIX", "msss-test:")
         # Tests wait for jobs explicitly (app.jobs.drain()); a timer firing mid-test would make them flaky.
         self.JOBS_PERIODIC = False
-        # A journal of this run's own: another run's files would speak for rows of another database.
-        self.NOTIFY_JOURNAL_DIR = _env("NOTIFY_JOURNAL_DIR") or tempfile.mkdtemp(prefix="msss-journal-")
+        # A journal of this app's own: another's files would speak for rows of another database.
+        self.NOTIFY_JOURNAL_DIR = _env("NOTIFY_JOURNAL_DIR") or _temporary_dir("msss-journal-")
         # Tests empty Redis between tests behind the app's back: a generation remembered for a second would serve
         # the previous test's responses. Tests of the bound itself use an app of their own.
         self.CACHE_LOCAL_SECONDS = 0
