@@ -59,10 +59,12 @@ def create_app(config=None):
     for name in API_BLUEPRINTS:
         api.register_blueprint(importlib.import_module(name).blp)
 
-    from app import docs, jobs, progress, wechat
+    from app import cache, docs, jobs, progress, wechat
     from app.ops import routes as ops_routes
 
     ops_routes.init_app(app)
+    # Cached public responses are answered in front of Flask (app.cache.CacheFastPath).
+    cache.init_app(app)
     jobs.init_app(app)
     wechat.init_app(app)
     progress.init_app(app)

@@ -368,7 +368,7 @@ class CacheFastPath:
 
     def __call__(self, environ, start_response):
         method = environ.get("REQUEST_METHOD")
-        if method != "GET" and method != "HEAD" or not self.cache._entries:
+        if method != "GET" and method != "HEAD" or not len(self.cache):
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
         now = time.monotonic()
@@ -388,5 +388,4 @@ class CacheFastPath:
 
 
 def init_app(app):
-    if not isinstance(app.wsgi_app, CacheFastPath):
-        app.wsgi_app = CacheFastPath(app, app.wsgi_app)
+    app.wsgi_app = CacheFastPath(app, app.wsgi_app)

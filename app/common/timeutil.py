@@ -1,5 +1,5 @@
 """Times are stored in UTC and shown in Asia/Shanghai."""
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -20,6 +20,11 @@ def as_utc(value):
 
 def to_local(value):
     return as_utc(value).astimezone(SHANGHAI) if value is not None else None
+
+
+def local_midnight(day):
+    """The start of local date `day`, in UTC (what a query over stored times compares with)."""
+    return datetime.combine(day, time.min, SHANGHAI).astimezone(timezone.utc)
 
 
 def local_today(now=None):

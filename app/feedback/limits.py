@@ -5,11 +5,11 @@ take the last one, and a rejected request costs the resident nothing.
 """
 import logging
 from contextlib import contextmanager
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 import redis
 
-from app.common.timeutil import SHANGHAI, as_utc, to_local
+from app.common.timeutil import local_midnight, to_local
 from app.errors import TooManyRequests
 from app.extensions import redis_store
 
@@ -22,9 +22,8 @@ MESSAGES = {
 
 
 def _local_midnights(now):
-    local = to_local(now)
-    start = datetime.combine(local.date(), time.min, tzinfo=SHANGHAI)
-    return start, start + timedelta(days=1)
+    today = to_local(now).date()
+    return local_midnight(today), local_midnight(today + timedelta(days=1))
 
 
 @contextmanager
@@ -35,7 +34,7 @@ def daily_slot(what, resident_id, limit, now, count_in_database):
     """
     day_start, day_end = _local_midnights(now)
     retry_after = max(1, int((day_end - now).total_seconds()))
-    key = redis_store.key("limit", what, resident_id, day_start.date().isoformat())
+    key = redis_store.key("limit", what, resident_id, to_local(day_start).date().isoformat())
     try:
         pipe = redis_store.client.pipeline()
         pipe.incr(key)
@@ -44,8 +43,8 @@ def daily_slot(what, resident_id, limit, now, count_in_database):
     except redis.RedisError as exc:
         log.warning("daily limit counter unavailable, counting in the database: %s", exc)
         key = None
-        # In UTC: SQLite compares the stored (UTC) text, and would read a +08:00 bound as UTC wall time.
-        used = count_in_database(as_utc(day_start)) + 1
+        # In UTC (local_midnight): SQLite compares the stored UTC text, and would read a +08:00 bound as UTC.
+        used = count_in_database(day_start) + 1
     if used > limit:
         _give_back(key)
         raise TooManyRequests(MESSAGES[what].format(limit=limit), retry_after=retry_after)

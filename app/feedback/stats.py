@@ -12,7 +12,7 @@ return the office approved, a reassignment, a merge: not the unit's doing); a re
 - handling time = mean working days from assignment to reply, of those replied.
 """
 from collections import namedtuple
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from io import BytesIO
 
 import sqlalchemy as sa
@@ -24,7 +24,7 @@ from openpyxl.utils import get_column_letter
 
 from app.accounts.models import Unit
 from app.common.numbers import fmt_decimal, ratio
-from app.common.timeutil import SHANGHAI, as_utc, to_local
+from app.common.timeutil import local_midnight, to_local
 from app.errors import NotFound
 from app.extensions import db
 from app.feedback.models import BAD_LEVELS, ComplaintAssignment, ComplaintDayCount, UnitDayRates, add_to_row
@@ -100,9 +100,7 @@ def _rates_json(counts):
 
 def local_bounds(date_from, date_to):
     """Local dates (inclusive) → [start, end) in UTC."""
-    start = datetime.combine(date_from, time.min, tzinfo=SHANGHAI)
-    end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=SHANGHAI)
-    return as_utc(start), as_utc(end)
+    return local_midnight(date_from), local_midnight(date_to + timedelta(days=1))
 
 
 def unit_rates(date_from, date_to, now, unit_id=None):

@@ -4,7 +4,7 @@ Publishing is one transaction: the update becomes published, the metric values c
 in the public history, the project's progress and status are recomputed. After the commit the public cache
 is invalidated and ONE fan-out job is enqueued that pushes the news to every subscriber (app.progress.jobs).
 """
-from datetime import datetime, time, timedelta, timezone
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -12,7 +12,7 @@ from flask import current_app
 from app import cache, jobs
 from app.accounts.service import audit
 from app.common.numbers import fmt_decimal, to_decimal
-from app.common.timeutil import SHANGHAI, as_utc, isoformat_local, utcnow
+from app.common.timeutil import as_utc, isoformat_local, local_midnight, utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.media.service import claim_images, image_refs
@@ -377,7 +377,7 @@ def publish(update_id, staff, now=None):
 
 
 def _plan_start_utc(plan):
-    return datetime.combine(plan.start_date, time.min, SHANGHAI).astimezone(timezone.utc)
+    return local_midnight(plan.start_date)
 
 
 def stale_projects(staff, days=None, now=None, page=1, per_page=20):

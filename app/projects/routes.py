@@ -1,14 +1,11 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app import cache
 from app.cache import cached_response
 from app.common.schemas import PageArgs
 from app.projects import schemas, service
 
 blp = Blueprint("projects", __name__, url_prefix="/api/v1", description="民生实事计划与进度（公开）")
-# The public reads are the hot path: cached responses are answered in front of Flask (app.cache.CacheFastPath).
-blp.record_once(lambda state: cache.init_app(state.app))
 
 
 @blp.route("/plans/current")

@@ -6,7 +6,7 @@ from sqlalchemy import func, or_
 
 from app import cache
 from app.accounts.models import Unit
-from app.common.numbers import fmt_decimal, to_decimal
+from app.common.numbers import fmt_decimal
 from app.common.schemas import MAX_ID
 from app.common.timeutil import isoformat_local, local_today
 from app.errors import NotFound

@@ -6,7 +6,6 @@ import io
 
 import pytest
 
-from app.accounts.models import AuditLog
 from app.auth import issue_token
 from app.extensions import db
 from app.feedback import service as feedback
