@@ -492,7 +492,7 @@ class Setup:
 
     def start_services(self):
         self.spawn([PY, "-m", "app.wechat.double", "--port", str(self.double_port), "--appid", APPID,
-                    "--secret", SECRET, "--latency", str(self.args.latency), "--quiet", "--threads", "64"], "double")
+                    "--secret", SECRET, "--latency", str(self.args.latency)], "double")
         gunicorn = [str(Path(PY).parent / "gunicorn"), "-c", "config/gunicorn.conf.py"]
         self.spawn(gunicorn + ["wsgi:app"], "gunicorn-app", GUNICORN_BIND=f"127.0.0.1:{self.app_port}")
         self.spawn(gunicorn + ["bench.baseline_app:app"], "gunicorn-baseline",

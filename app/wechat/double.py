@@ -20,6 +20,7 @@ Tests drive it through `WeChatDouble` methods, or over HTTP under /__double__/ w
 process (`python -m app.wechat.double --port 8901`).
 """
 import argparse
+import asyncio
 import base64
 import copy
 import hashlib
@@ -28,18 +29,18 @@ import logging
 import os
 import re
 import secrets
-import socket
+import signal
+import sys
 import threading
 import time
 import uuid
 from collections import defaultdict, deque
+from urllib.parse import parse_qs, unquote
 
 import requests
 import xmltodict
-from flask import Flask, Response, jsonify, request
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 log = logging.getLogger(__name__)
 
@@ -243,19 +244,50 @@ class _State:
             return copy.deepcopy(self.sent)
 
 
+
+
+_UNSET = object()
+
+
+class _Call:
+    """One request as the handlers see it: method, path (without the leading slash), the query's first values and
+    the raw body, parsed as JSON on first use."""
+
+    __slots__ = ("method", "path", "args", "body", "_json")
+
+    def __init__(self, method, path, args, body=b""):
+        self.method = method
+        self.path = path
+        self.args = args
+        self.body = body
+        self._json = _UNSET
+
+    def json(self):
+        """The body as JSON, or None when it is not JSON: WeChat parses the body whatever its Content-Type."""
+        if self._json is _UNSET:
+            try:
+                self._json = json.loads(self.body) if self.body else None
+            except (ValueError, RecursionError):
+                self._json = None
+        return self._json
+
+
+def _answer(payload, status=200):
+    """(status, content type, body bytes): what every handler's outcome becomes, whichever server writes it."""
+    if isinstance(payload, (dict, list)):
+        return status, "application/json", json.dumps(payload, ensure_ascii=False).encode()
+    return status, "text/plain; charset=utf-8", str(payload).encode()
+
+
 def _forced_response(answer):
     status = answer["http_status"] or 200
     if answer["body"] is not None:
-        payload = answer["body"]
-    elif answer["errcode"] is not None:
-        payload = _error(answer["errcode"], answer["errmsg"] or f"forced error {answer['errcode']}")
-    elif answer["http_status"] is not None:
-        payload = f"{status} forced by the WeChat double"
-    else:
-        return None
-    if isinstance(payload, (dict, list)):
-        return Response(json.dumps(payload, ensure_ascii=False), status, mimetype="application/json")
-    return Response(str(payload), status, mimetype="text/plain")
+        return _answer(answer["body"], status)
+    if answer["errcode"] is not None:
+        return _answer(_error(answer["errcode"], answer["errmsg"] or f"forced error {answer['errcode']}"), status)
+    if answer["http_status"] is not None:
+        return _answer(f"{status} forced by the WeChat double", status)
+    return None
 
 
 def _validate_subscribe_data(fields, data):
@@ -300,27 +332,30 @@ def _deliver_media_check(state, event):
         log.warning("WeChat double: media check callback to %s failed", state.callback_url, exc_info=True)
 
 
-def create_double_app(state):
-    app = Flask("wechat_double")
-    app.json.ensure_ascii = False
+SEND_PATH = "cgi-bin/message/subscribe/send"
 
-    def record(path):
+
+def _make_dispatch(state):
+    """The double's behaviour, apart from any HTTP server: dispatch(call) -> (delay, finish). The server waits
+    `delay` seconds in its own way (the asyncio server without holding a thread), then writes finish()."""
+
+    def record(call):
         state.record({
-            "path": path,
-            "method": request.method,
-            "query": request.args.to_dict(),
-            "json": request.get_json(force=True, silent=True),
+            "path": call.path,
+            "method": call.method,
+            "query": dict(call.args),
+            "json": call.json(),
             "time": time.time(),
         })
 
-    def require_token():
+    def require_token(call):
         with state.lock:
-            known = request.args.get("access_token") in state.tokens
+            known = call.args.get("access_token") in state.tokens
         if not known:
             raise _WeChatError(40001, "invalid credential, access_token is invalid or not latest")
 
-    def body():
-        data = request.get_json(force=True, silent=True)
+    def body(call):
+        data = call.json()
         if not isinstance(data, dict):
             raise _WeChatError(47001, "data format error")
         return data
@@ -331,8 +366,8 @@ def create_double_app(state):
         if secret != state.secret:
             raise _WeChatError(40125, "invalid appsecret")
 
-    def token():
-        args = request.args
+    def token(call):
+        args = call.args
         if args.get("grant_type") != "client_credential":
             raise _WeChatError(40002, "invalid grant_type")
         check_app(args.get("appid"), args.get("secret"))
@@ -341,9 +376,9 @@ def create_double_app(state):
             state.tokens.add(access_token)
         return {"access_token": access_token, "expires_in": 7200}
 
-    def jscode2session():
+    def jscode2session(call):
         # WeChat authenticates this call by appid and secret, not by access_token (wechatpy adds one anyway).
-        args = request.args
+        args = call.args
         if args.get("grant_type") != "authorization_code":
             raise _WeChatError(40002, "invalid grant_type")
         check_app(args.get("appid"), args.get("secret"))
@@ -361,11 +396,9 @@ def create_double_app(state):
         session_key = base64.b64encode(hashlib.sha256(b"session:" + code.encode()).digest()[:16]).decode()
         return {"openid": "o_" + code, "session_key": session_key, "unionid": "u_" + code}
 
-    def subscribe_send():
-        if state.latency:
-            time.sleep(state.latency)
-        require_token()
-        data = body()
+    def subscribe_send(call):
+        require_token(call)
+        data = body(call)
         openid = data.get("touser")
         if not openid:
             raise _WeChatError(40003, "invalid openid")
@@ -403,9 +436,9 @@ def create_double_app(state):
         if data.get("scene") not in (1, 2, 3, 4):
             raise _WeChatError(47001, "data format error: scene must be 1-4")
 
-    def msg_sec_check():
-        require_token()
-        data = body()
+    def msg_sec_check(call):
+        require_token(call)
+        data = body(call)
         check_v2_common(data)
         content = data.get("content")
         if not isinstance(content, str) or not content:
@@ -426,9 +459,9 @@ def create_double_app(state):
         return {"errcode": 0, "errmsg": "ok", "result": {"suggest": suggest, "label": label},
                 "detail": detail, "trace_id": _trace_id()}
 
-    def media_check_async():
-        require_token()
-        data = body()
+    def media_check_async(call):
+        require_token(call)
+        data = body(call)
         check_v2_common(data)
         media_url = data.get("media_url")
         if not media_url:
@@ -457,9 +490,9 @@ def create_double_app(state):
             threading.Thread(target=_deliver_media_check, args=(state, event), daemon=True).start()
         return {"errcode": 0, "errmsg": "ok", "trace_id": trace_id}
 
-    def phone_number():
-        require_token()
-        code = body().get("code") or ""
+    def phone_number(call):
+        require_token(call)
+        code = body(call).get("code") or ""
         if not code or code.startswith("bad"):
             raise _WeChatError(40029, "invalid code")
         digits = int(hashlib.sha256(code.encode()).hexdigest(), 16) % 10**8
@@ -470,98 +503,205 @@ def create_double_app(state):
         }}
 
     handlers = {
-        "cgi-bin/token": (token, ["GET"]),
-        "sns/jscode2session": (jscode2session, ["GET"]),
-        "cgi-bin/message/subscribe/send": (subscribe_send, ["POST"]),
-        "wxa/msg_sec_check": (msg_sec_check, ["POST"]),
-        "wxa/media_check_async": (media_check_async, ["POST"]),
-        "wxa/business/getuserphonenumber": (phone_number, ["POST"]),
+        "cgi-bin/token": (token, "GET"),
+        "sns/jscode2session": (jscode2session, "GET"),
+        "cgi-bin/message/subscribe/send": (subscribe_send, "POST"),
+        "wxa/msg_sec_check": (msg_sec_check, "POST"),
+        "wxa/media_check_async": (media_check_async, "POST"),
+        "wxa/business/getuserphonenumber": (phone_number, "POST"),
     }
 
-    def make_view(path, handler):
-        def view():
-            record(path)
-            forced = state.take_forced(path)
-            if forced:
-                if forced["delay"]:
-                    time.sleep(forced["delay"])
-                response = _forced_response(forced)
-                if response is not None:
-                    return response
-            try:
-                return jsonify(handler())
-            except _WeChatError as error:
-                return jsonify(_error(error.errcode, error.errmsg))
-        return view
-
-    for path, (handler, methods) in handlers.items():
-        app.add_url_rule("/" + path, endpoint=path, view_func=make_view(path, handler), methods=methods)
-
-    @app.route("/<path:path>", methods=["GET", "POST"])
-    def not_simulated(path):
-        # Recorded and answered WeChat-style so a mis-built URL (e.g. cgi-bin/wxa/...) or a wrong method
-        # shows up in calls() and in wechatpy's exception message instead of as a bare 404/405.
-        record(path)
-        if path in handlers:
-            method = handlers[path][1][0]
-            return jsonify(_error(43001 if method == "GET" else 43002, f"require {method} method"))
-        return jsonify(_error(48001, f"api unauthorized: {path} is not simulated by the WeChat double"))
+    def not_simulated(call):
+        # Answered WeChat-style so a mis-built URL (e.g. cgi-bin/wxa/...) or a wrong method shows up in calls()
+        # and in wechatpy's exception message instead of as a bare 404/405.
+        if call.path in handlers:
+            method = handlers[call.path][1]
+            return _answer(_error(43001 if method == "GET" else 43002, f"require {method} method"))
+        return _answer(_error(48001, f"api unauthorized: {call.path} is not simulated by the WeChat double"))
 
     def control_error(message):
-        return jsonify({"error": message}), 400
+        return _answer({"error": message}, 400)
 
-    @app.post("/__double__/force")
-    def control_force():
-        args = request.get_json(force=True, silent=True) or {}
+    def control_force(call):
+        args = call.json()
+        args = args if isinstance(args, dict) else {}
         allowed = {"path", "errcode", "errmsg", "http_status", "delay", "body", "times"}
         if "path" not in args or set(args) - allowed:
             return control_error(f"expected path and any of {sorted(allowed - {'path'})}")
         try:
             state.force(**args)
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             return control_error(str(exc))
-        return {"ok": True}
+        return _answer({"ok": True})
 
-    @app.get("/__double__/calls")
-    def control_calls():
-        return jsonify(state.get_calls(request.args.get("path")))
+    def control_calls(call):
+        return _answer(state.get_calls(call.args.get("path")))
 
-    @app.get("/__double__/sent")
-    def control_sent():
-        return jsonify(state.sent_messages())
+    def control_sent(call):
+        return _answer(state.sent_messages())
 
-    @app.post("/__double__/reset")
-    def control_reset():
+    def control_reset(call):
         state.reset()
-        return {"ok": True}
+        return _answer({"ok": True})
 
-    @app.post("/__double__/grant")
-    def control_grant():
-        args = request.get_json(force=True, silent=True) or {}
+    def control_grant(call):
+        args = call.json()
+        args = args if isinstance(args, dict) else {}
         if not args.get("openid") or not args.get("template_id"):
             return control_error("expected openid, template_id and optional count")
         try:
             quota = state.grant(args["openid"], args["template_id"], args.get("count", 1))
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             return control_error(str(exc))
-        return {"quota": quota}
+        return _answer({"quota": quota})
 
-    @app.get("/__double__/quota")
-    def control_quota():
-        return {"quota": state.quota(request.args.get("openid"), request.args.get("template_id"))}
+    def control_quota(call):
+        return _answer({"quota": state.quota(call.args.get("openid"), call.args.get("template_id"))})
 
-    return app
+    controls = {
+        ("POST", "force"): control_force,
+        ("GET", "calls"): control_calls,
+        ("GET", "sent"): control_sent,
+        ("POST", "reset"): control_reset,
+        ("POST", "grant"): control_grant,
+        ("GET", "quota"): control_quota,
+    }
+
+    def run(handler, call):
+        try:
+            return _answer(handler(call))
+        except _WeChatError as error:
+            return _answer(_error(error.errcode, error.errmsg))
+
+    def dispatch(call):
+        if call.path.startswith("__double__/"):
+            control = controls.get((call.method, call.path[len("__double__/"):]))
+            if control is None:
+                return 0.0, lambda: _answer({"error": f"no control {call.method} /{call.path}"}, 404)
+            return 0.0, lambda: control(call)
+        record(call)
+        route = handlers.get(call.path)
+        if route is None or route[1] != call.method:
+            return 0.0, lambda: not_simulated(call)
+        delay = 0.0
+        forced = state.take_forced(call.path)
+        if forced:
+            delay = forced["delay"] or 0.0
+            response = _forced_response(forced)
+            if response is not None:
+                return delay, lambda: response
+        if call.path == SEND_PATH:
+            delay += state.latency
+        return delay, lambda: run(route[0], call)
+
+    return dispatch
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error",
+            501: "Not Implemented"}
+
+
+class _HttpServer:
+    """A small HTTP/1.1 server on asyncio for the double: keep-alive, Content-Length bodies, one coroutine per
+    connection. Waits (latency, forced delays) hold no thread, so any number of sends can be in flight, and a
+    send costs a small fraction of what a WSGI server's stack costs — under load the double must stay cheaper
+    than the workers it answers (bench/publish_fanout.py). The clients it serves are wechatpy (requests), the
+    app's own keep-alive transport and tests; chunked request bodies are refused (501)."""
+
+    def __init__(self, dispatch):
+        self.dispatch = dispatch
+        self.loop = None
+        self.server = None
+        self.host = self.port = None
+
+    async def open(self, host, port):
+        self.loop = asyncio.get_running_loop()
+        self.server = await asyncio.start_server(self._connection, host, port, limit=1 << 20)
+        self.host, self.port = self.server.sockets[0].getsockname()[:2]
+
+    async def _connection(self, reader, writer):
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError:
+                    return  # the client closed between requests
+                try:
+                    method, target, version, headers = self._parse_head(head)
+                except ValueError as exc:
+                    self._write(writer, _answer({"error": f"bad request: {exc}"}, 400), keep_alive=False)
+                    return
+                if "transfer-encoding" in headers:
+                    self._write(writer, _answer({"error": "chunked request bodies are not supported"}, 501),
+                                keep_alive=False)
+                    return
+                length = headers.get("content-length", "0")
+                if not length.isdigit():
+                    self._write(writer, _answer({"error": "bad Content-Length"}, 400), keep_alive=False)
+                    return
+                body = await reader.readexactly(int(length)) if int(length) else b""
+                path, _, query = target.partition("?")
+                args = {key: values[0] for key, values in parse_qs(query, keep_blank_values=True).items()}
+                call = _Call(method, unquote(path).lstrip("/"), args, body)
+                try:
+                    delay, finish = self.dispatch(call)
+                    if delay:
+                        await asyncio.sleep(delay)
+                    response = finish()
+                except Exception:  # a bug in the double must show as a 500 to the client, not a hung request
+                    log.exception("WeChat double: %s /%s failed", method, call.path)
+                    response = _answer("the WeChat double failed; see its log", 500)
+                connection = headers.get("connection", "").lower()
+                keep_alive = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
+                self._write(writer, response, keep_alive)
+                if writer.transport.get_write_buffer_size() > 1 << 16:
+                    await writer.drain()
+                if not keep_alive:
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            return
+        finally:
+            writer.close()
+
+    @staticmethod
+    def _parse_head(head):
+        lines = head[:-4].decode("latin-1").split("\r\n")
+        method, target, version = lines[0].split(" ")
+        if not version.startswith("HTTP/1."):
+            raise ValueError(f"unsupported protocol {version}")
+        headers = {}
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
+            if not colon:
+                raise ValueError(f"malformed header line {line!r}")
+            headers[name.strip().lower()] = value.strip()
+        return method, target, version, headers
+
+    @staticmethod
+    def _write(writer, response, keep_alive):
+        status, content_type, body = response
+        head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n")
+        writer.write(head.encode("latin-1") + body)
+
+    async def close(self):
+        self.server.close()
+        current = asyncio.current_task()
+        for task in asyncio.all_tasks():
+            if task is not current:
+                task.cancel()
+        await self.server.wait_closed()
 
 
 class WeChatDouble:
-    """Owns a double's state and the server thread that serves it."""
+    """Owns a double's state and the server that serves it, in a thread with its own event loop."""
 
     def __init__(self, appid="wxdouble", secret="doublesecret", templates=None, callback_url=None,
                  callback_token=None, encoding_aes_key=None, encrypt_callback=False, callback_format="json",
                  callback_delay=0.2, latency=0.0):
         self.state = _State(appid, secret, templates, callback_url, callback_token, encoding_aes_key,
                             encrypt_callback, callback_format, callback_delay, latency)
-        self.app = create_double_app(self.state)
+        self.dispatch = _make_dispatch(self.state)
         self._server = None
         self._thread = None
 
@@ -584,16 +724,21 @@ class WeChatDouble:
         return f"http://{self._server.host}:{self._server.port}/"
 
     def start(self, host="127.0.0.1", port=0):
-        self._server = make_server(host, port, self.app, threaded=True, request_handler=_NoDelayHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="wechat-double", daemon=True)
+        server = _HttpServer(self.dispatch)
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(server.open(host, port))  # binds here: a taken port fails in the caller
+        self._thread = threading.Thread(target=loop.run_forever, name="wechat-double", daemon=True)
         self._thread.start()
+        self._server = server
         return self
 
     def stop(self):
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            loop = self._server.loop
+            asyncio.run_coroutine_threadsafe(self._server.close(), loop).result(timeout=10)
+            loop.call_soon_threadsafe(loop.stop)
             self._thread.join()
+            loop.close()
             self._server = self._thread = None
 
     def force(self, path, errcode=None, errmsg=None, http_status=None, delay=None, body=None, times=1):
@@ -627,33 +772,6 @@ class WeChatDouble:
             self.state.callback_delay = delay
 
 
-class _NoDelayHandler(WSGIRequestHandler):
-    """The development server writes a response's head and body in separate sends; with Nagle's algorithm on,
-    the body may wait for the client's delayed ACK of the head. TCP_NODELAY, as gunicorn sets it."""
-
-    def setup(self):
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def _serve_threaded(app, host, port, threads):
-    """One gunicorn gthread worker: the double's state lives in that one process, answered by a fixed pool of
-    threads over keep-alive connections."""
-    from gunicorn.app.base import BaseApplication
-
-    class Server(BaseApplication):
-        def load_config(self):
-            settings = {"bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread", "threads": threads,
-                        "keepalive": 75, "timeout": 120, "accesslog": None, "loglevel": "warning"}
-            for key, value in settings.items():
-                self.cfg.set(key, value)
-
-        def load(self):
-            return app
-
-    Server().run()
-
-
 def main(argv=None):
     env = os.environ.get
     parser = argparse.ArgumentParser(description="Serve the WeChat API double for development.")
@@ -670,35 +788,27 @@ def main(argv=None):
     parser.add_argument("--callback-format", choices=("json", "xml"), default="json")
     parser.add_argument("--callback-delay", type=float, default=0.2)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every subscribe send")
-    parser.add_argument("--quiet", action="store_true",
-                        help="no line per request (load tests: logging would cost more than answering)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="serve with gunicorn's threaded worker (one process, keep-alive, N threads) instead "
-                             "of the development server, which opens a connection and a thread per request")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    if args.quiet:
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     double = WeChatDouble(
         appid=args.appid, secret=args.secret, callback_url=args.callback_url,
         callback_token=args.callback_token, encoding_aes_key=args.encoding_aes_key,
         encrypt_callback=args.encrypt_callback, callback_format=args.callback_format,
         callback_delay=args.callback_delay, latency=args.latency,
     )
-    if args.threads:
-        log.info("WeChat API double on http://%s:%s/ (appid %s, %d threads)", args.host, args.port, args.appid,
-                 args.threads)
-        _serve_threaded(double.app, args.host, args.port, args.threads)
-        return
+
+    async def serve():
+        server = _HttpServer(double.dispatch)
+        await server.open(args.host, args.port)
+        log.info("WeChat API double on http://%s:%s/ (appid %s)", server.host, server.port, args.appid)
+        await server.server.serve_forever()
+
     # Served in the foreground: the process is the double, and Ctrl-C or SIGTERM ends it.
-    server = make_server(args.host, args.port, double.app, threaded=True, request_handler=_NoDelayHandler)
-    log.info("WeChat API double on http://%s:%s/ (appid %s)", args.host, server.port, args.appid)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
+        asyncio.run(serve())
+    except (KeyboardInterrupt, SystemExit):
         pass
-    finally:
-        server.server_close()
 
 
 if __name__ == "__main__":

@@ -5,8 +5,10 @@ real receiver server, decrypted with wechatpy's WeChatCrypto.
 """
 import json
 import queue
+import socket
 import threading
 import time
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -478,3 +480,102 @@ def test_http_control_api(double, client):
     assert requests.post(base + "reset").json() == {"ok": True}
     assert requests.get(base + "calls").json() == []
     assert requests.get(base + "quota", params={"openid": "o_h", "template_id": "tmpl_reply"}).json() == {"quota": 0}
+
+
+# --- the double's HTTP server (asyncio) ---
+
+def _address(double):
+    url = urlparse(double.url)
+    return url.hostname, url.port
+
+
+def _raw_exchange(double, payload):
+    """Send bytes on one connection and return everything the double answers until it closes the connection."""
+    with socket.create_connection(_address(double), timeout=5) as sock:
+        sock.sendall(payload)
+        received = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return received
+            received += chunk
+
+
+def test_http_server_keeps_the_connection_alive_across_requests(double):
+    request = (b"GET /cgi-bin/token?grant_type=client_credential&appid=wxdouble&secret=doublesecret HTTP/1.1\r\n"
+               b"Host: double\r\n\r\n")
+    # Two requests written at once on one connection (pipelined), the second asking to close: two answers, in order.
+    last = request.replace(b"Host: double\r\n", b"Host: double\r\nConnection: close\r\n")
+    received = _raw_exchange(double, request + last)
+    answers = received.split(b"HTTP/1.1 200 OK\r\n")[1:]
+    assert len(answers) == 2
+    assert b"Connection: keep-alive" in answers[0] and b"Connection: close" in answers[1]
+    tokens = [json.loads(answer.partition(b"\r\n\r\n")[2])["access_token"] for answer in answers]
+    assert len(set(tokens)) == 2
+    assert [c["path"] for c in double.calls()] == ["cgi-bin/token", "cgi-bin/token"]
+
+
+def test_http_server_reads_a_body_by_content_length(double):
+    body = json.dumps({"touser": "o_raw", "template_id": "tmpl_progress", "data": PROGRESS_DATA}).encode()
+    token = requests.get(double.url + "cgi-bin/token", params={
+        "grant_type": "client_credential", "appid": double.appid, "secret": double.secret}).json()["access_token"]
+    head = (f"POST /cgi-bin/message/subscribe/send?access_token={token} HTTP/1.0\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    # Sent in two pieces: the server waits for the whole body.
+    with socket.create_connection(_address(double), timeout=5) as sock:
+        sock.sendall(head + body[:20])
+        time.sleep(0.05)
+        sock.sendall(body[20:])
+        received = b""
+        while chunk := sock.recv(65536):  # HTTP/1.0 without keep-alive: the double closes after answering
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert json.loads(received.partition(b"\r\n\r\n")[2])["errcode"] == 0
+    assert [m["touser"] for m in double.sent_messages()] == ["o_raw"]
+
+
+@pytest.mark.parametrize("payload, status", [
+    (b"NONSENSE\r\n\r\n", b"400"),
+    (b"GET / SPDY/3\r\n\r\n", b"400"),
+    (b"GET /cgi-bin/token HTTP/1.1\r\nno colon here\r\n\r\n", b"400"),
+    (b"POST /wxa/msg_sec_check HTTP/1.1\r\nContent-Length: ten\r\n\r\n", b"400"),
+    (b"POST /wxa/msg_sec_check HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", b"501"),
+])
+def test_http_server_answers_a_malformed_request_and_closes(double, payload, status):
+    received = _raw_exchange(double, payload)
+    assert received.startswith(b"HTTP/1.1 " + status)
+    assert b"Connection: close" in received
+    # The server itself is unharmed.
+    assert requests.get(double.url + "__double__/calls").json() == []
+
+
+def test_http_server_answers_other_connections_while_one_waits(double):
+    """A forced delay holds no thread: a request on another connection is answered meanwhile, and an answer
+    whose client gave up is dropped without harm."""
+    double.force("wxa/business/getuserphonenumber", delay=1.0, errcode=45009)
+    outcome = []
+
+    def slow_call():
+        try:
+            requests.post(double.url + "wxa/business/getuserphonenumber", json={}, timeout=0.3)
+            outcome.append("answered")
+        except requests.Timeout:
+            outcome.append("timed out")
+
+    slow = threading.Thread(target=slow_call)
+    slow.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    assert requests.get(double.url + "__double__/quota", params={"openid": "o", "template_id": "tmpl_reply"},
+                        timeout=5).json() == {"quota": 0}
+    assert time.monotonic() - started < 0.5
+    slow.join()
+    assert outcome == ["timed out"]
+    time.sleep(1.0)  # the delayed answer is written to a closed connection
+    assert requests.get(double.url + "__double__/sent", timeout=5).json() == []
+
+
+def test_unknown_control_is_a_404_json_error(double):
+    answer = requests.get(double.url + "__double__/nope")
+    assert answer.status_code == 404
+    assert "no control" in answer.json()["error"]
