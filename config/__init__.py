@@ -103,7 +103,7 @@ class BaseConfig:
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL")
         self.WECHAT_CALLBACK_MAX_AGE = _int("WECHAT_CALLBACK_MAX_AGE", 300)
         self.NOTIFY_BATCH_SIZE = _int("NOTIFY_BATCH_SIZE", 200)
-        self.NOTIFY_CONCURRENCY = _int("NOTIFY_CONCURRENCY", 32)
+        self.NOTIFY_CONCURRENCY = _int("NOTIFY_CONCURRENCY", 64)
         self.NOTIFY_MAX_ATTEMPTS = _int("NOTIFY_MAX_ATTEMPTS", 5)
         self.NOTIFY_RETRY_BASE_SECONDS = _int("NOTIFY_RETRY_BASE_SECONDS", 30)
         # A pending message that no job has taken within this long is re-enqueued by the sweep.
