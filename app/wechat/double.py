@@ -660,6 +660,8 @@ class _HttpServer:
                     return
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             return
+        except asyncio.CancelledError:
+            return  # close(): ended quietly, not as a failed task for asyncio to report
         finally:
             writer.close()
 
@@ -685,11 +687,12 @@ class _HttpServer:
         writer.write(head.encode("latin-1") + body)
 
     async def close(self):
+        """Stop listening and end the open connections (keep-alive clients would hold them for ever)."""
         self.server.close()
-        current = asyncio.current_task()
-        for task in asyncio.all_tasks():
-            if task is not current:
-                task.cancel()
+        connections = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in connections:
+            task.cancel()
+        await asyncio.gather(*connections, return_exceptions=True)
         await self.server.wait_closed()
 
 
