@@ -729,10 +729,18 @@ class WeChatDouble:
     def start(self, host="127.0.0.1", port=0):
         server = _HttpServer(self.dispatch)
         loop = asyncio.new_event_loop()
-        loop.run_until_complete(server.open(host, port))  # binds here: a taken port fails in the caller
-        self._thread = threading.Thread(target=loop.run_forever, name="wechat-double", daemon=True)
-        self._thread.start()
-        self._server = server
+        thread = threading.Thread(target=loop.run_forever, name="wechat-double", daemon=True)
+        thread.start()
+        # Bound from the double's own loop (the caller's thread may run a loop of its own, e.g. Playwright's);
+        # a taken port still fails here, in the caller.
+        try:
+            asyncio.run_coroutine_threadsafe(server.open(host, port), loop).result(timeout=10)
+        except BaseException:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
+            raise
+        self._server, self._thread = server, thread
         return self
 
     def stop(self):

@@ -579,3 +579,22 @@ def test_unknown_control_is_a_404_json_error(double):
     answer = requests.get(double.url + "__double__/nope")
     assert answer.status_code == 404
     assert "no control" in answer.json()["error"]
+
+
+def test_double_starts_from_a_thread_that_runs_an_event_loop():
+    """Playwright's sync API runs a loop in the test's thread; the double binds and serves from its own."""
+    import asyncio
+
+    async def start_and_ask():
+        double = WeChatDouble().start()
+        try:
+            return requests.get(double.url + "__double__/sent", timeout=5).json()
+        finally:
+            double.stop()
+
+    assert asyncio.run(start_and_ask()) == []
+
+
+def test_double_on_a_taken_port_fails_in_the_caller(running_double):
+    with pytest.raises(OSError):
+        WeChatDouble().start(port=_address(running_double)[1])
