@@ -15,8 +15,8 @@ BAD_LEVELS = (1, 2)
 
 
 class Rating(TimestampMixin, db.Model):
-    """A resident's one rating of an item. Every ORM write of a rating also moves RatingCount, in the same
-    flush (the listeners below)."""
+    """A resident's one rating of an item. Every ORM write of a rating also moves RatingCount, at the commit
+    (the listeners below)."""
 
     __tablename__ = "ratings"
 
@@ -42,8 +42,8 @@ class RatingCount(db.Model):
     """How many ratings each item has at each level: satisfaction per item reads these few rows instead of
     counting a county's million ratings on every uncached read.
 
-    Kept by the ORM flush that inserts, changes or deletes a Rating, in that transaction (listeners below).
-    SQL that writes ratings in bulk (INSERT ... SELECT) must move these counts in the same transaction.
+    Kept by every ORM insert, change or delete of a Rating, applied at its commit (note_counts). SQL that
+    writes ratings in bulk (INSERT ... SELECT) must move these counts in the same transaction.
     """
 
     __tablename__ = "rating_counts"
@@ -65,13 +65,47 @@ def add_to_row(connection, table, key, deltas):
         index_elements=list(key), set_={name: table.c[name] + insert.excluded[name] for name in deltas}))
 
 
-def _move_counts(connection, table, changes):
-    """Adds each delta of {primary key: delta} to `table`'s count, in key order, so two transactions moving
-    counts between the same rows lock them alike and cannot deadlock."""
-    keys = [column.name for column in table.primary_key.columns]
-    for key, delta in sorted(changes.items()):
-        if delta:
-            add_to_row(connection, table, dict(zip(keys, key)), {"count": delta})
+# Kept counts (RatingCount, ComplaintDayCount, UnitDayRates): each ORM write notes what it moves in its
+# session, and the notes are added to their rows just before the session commits, every table's in one order
+# (table, then key). So the count rows, which every submission or rating adds to, are locked for the commit
+# alone and always in the same order (no deadlock), and a rollback drops the notes with the rest. Nothing that
+# moves counts is written inside a savepoint: one rolled back alone would leave its notes behind.
+
+_NOTES = "kept_count_deltas"
+
+
+def note_counts(session, table, key, deltas):
+    """Adds `deltas` ({column: n}) to the row of `table` with primary key `key` ({column: value}) when
+    `session` commits."""
+    entry = session.info.setdefault(_NOTES, {}).setdefault((table.name, tuple(key.items())), {})
+    for name, n in deltas.items():
+        entry[name] = entry.get(name, 0) + n
+
+
+@event.listens_for(sa.orm.Session, "before_commit")
+def add_noted_counts(session):
+    """Adds the counts noted in `session` to their rows, in its transaction (what its commit does first)."""
+    if session.in_nested_transaction():
+        return  # a savepoint: the counts go with the whole transaction
+    session.flush()
+    notes = session.info.pop(_NOTES, None)
+    if not notes:
+        return
+    connection = session.connection()
+    for (name, key), deltas in sorted(notes.items(), key=lambda note: note[0]):
+        if any(deltas.values()):
+            add_to_row(connection, db.metadata.tables[name], dict(key), deltas)
+
+
+@event.listens_for(sa.orm.Session, "after_transaction_end")
+def _drop_noted_counts(session, transaction):
+    if transaction.parent is None:
+        session.info.pop(_NOTES, None)
+
+
+def _count_rating(rating, project_id, level, n):
+    note_counts(sa.orm.object_session(rating), RatingCount.__table__, {"project_id": project_id, "level": level},
+                {"count": n})
 
 
 def _stored(obj, *names):
@@ -82,20 +116,21 @@ def _stored(obj, *names):
 
 @event.listens_for(Rating, "after_insert")
 def _count_new_rating(mapper, connection, rating):
-    _move_counts(connection, RatingCount.__table__, {(rating.project_id, rating.level): 1})
+    _count_rating(rating, rating.project_id, rating.level, 1)
 
 
 @event.listens_for(Rating, "after_update")
 def _count_changed_rating(mapper, connection, rating):
     old, new = _stored(rating, "project_id", "level"), (rating.project_id, rating.level)
     if old != new:
-        _move_counts(connection, RatingCount.__table__, {old: -1, new: 1})
+        _count_rating(rating, *old, -1)
+        _count_rating(rating, *new, 1)
 
 
 # Before, not after: an expired rating can still be loaded to learn what it counted for.
 @event.listens_for(Rating, "before_delete")
 def _uncount_deleted_rating(mapper, connection, rating):
-    _move_counts(connection, RatingCount.__table__, {_stored(rating, "project_id", "level"): -1})
+    _count_rating(rating, *_stored(rating, "project_id", "level"), -1)
 
 
 RECTIFICATION_STATUSES = ("open", "answered")
@@ -200,9 +235,9 @@ class ComplaintDayCount(db.Model):
     """Complaints filed about each item per local (Beijing) day: the statistics count an item's complaints in
     a period of local dates from these few rows instead of from every complaint of the year.
 
-    submit_complaint, the one place complaints are made, adds to it in its transaction (count_complaint); a
-    complaint's item and filing time never change afterwards (the listener below refuses it). SQL that
-    writes complaints in bulk must move these counts in the same transaction.
+    Kept by every ORM insert of a Complaint, applied at its commit (note_counts); a complaint's item and
+    filing time never change afterwards (the listener below refuses it). SQL that writes complaints in bulk
+    must move these counts in the same transaction.
     """
 
     __tablename__ = "complaint_day_counts"
@@ -212,10 +247,11 @@ class ComplaintDayCount(db.Model):
     count = db.Column(db.Integer, nullable=False)
 
 
-def count_complaint(connection, project_id, created_at):
-    """One more complaint about this item on the local day of `created_at`. It locks the item's row for the
-    day until commit: call it last, just before committing, as the ticket number is taken."""
-    _move_counts(connection, ComplaintDayCount.__table__, {(to_local(created_at).date(), project_id): 1})
+@event.listens_for(Complaint, "after_insert")
+def _count_new_complaint(mapper, connection, complaint):
+    if complaint.project_id is not None:
+        note_counts(sa.orm.object_session(complaint), ComplaintDayCount.__table__,
+                    {"day": to_local(complaint.created_at).date(), "project_id": complaint.project_id}, {"count": 1})
 
 
 @event.listens_for(Complaint, "before_update")

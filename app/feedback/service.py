@@ -34,7 +34,6 @@ from app.feedback.models import (
     Rating,
     RectificationTask,
     TicketCounter,
-    count_complaint,
 )
 from app.feedback.workflow import (
     EVENT_LABELS,
@@ -540,11 +539,9 @@ def submit_complaint(resident, kind, content, project_id=None, image_ids=None, t
                 to_status=complaint.status,
                 data={"routed_to": unit.name if unit else "专班办公室", "held_for_review": verdict == "review"},
             ))
-            # The day's counter row lock serialises every submission: hold it for the commit alone. So too the
-            # item's count for the day, taken after it (one order for every submission: no deadlock).
+            # The day's counter row lock serialises every submission: hold it for the commit alone (the kept
+            # counts the submission moves are added after it, at the commit).
             complaint.ticket_no = _next_ticket_no(now)
-            if project is not None:
-                count_complaint(db.session.connection(), project.id, complaint.created_at)
             db.session.commit()
     except IntegrityError:
         # The same Idempotency-Key committed by a concurrent request: that one is the answer.

@@ -27,7 +27,7 @@ from app.common.numbers import fmt_decimal, ratio
 from app.common.timeutil import local_midnight, to_local
 from app.errors import NotFound
 from app.extensions import db
-from app.feedback.models import BAD_LEVELS, ComplaintAssignment, ComplaintDayCount, UnitDayRates, add_to_row
+from app.feedback.models import BAD_LEVELS, ComplaintAssignment, ComplaintDayCount, UnitDayRates, note_counts
 from app.projects.models import ProjectUnit
 from app.projects.service import plan_overview, rating_counts
 
@@ -142,11 +142,7 @@ def unit_rates(date_from, date_to, now, unit_id=None):
 #
 # Every ORM insert, update (of a column the counts depend on) and delete of an assignment reads what the
 # assignment counted for before and after, with the same SQL as rebuild_unit_day_rates(), and notes the
-# difference in its session; the session adds the differences to UnitDayRates just before it commits, in key
-# order: the rows are locked for the commit alone (every submission adds to today's row of its unit) and in
-# one order (no deadlock), and a rollback drops them with the rest. Nothing writes assignments in a savepoint.
-
-_DELTAS = "unit_day_rates"
+# difference in its session; the differences are added to UnitDayRates at the commit (models.note_counts).
 
 
 def _day(assigned_at):
@@ -163,10 +159,10 @@ def _counted(connection, assignment_id):
 
 
 def _note(assignment, counted, sign):
-    deltas = sa.orm.object_session(assignment).info.setdefault(_DELTAS, {})
-    for key, values in counted.items():
-        old = deltas.get(key, [0] * len(COUNTS))
-        deltas[key] = [o + sign * v for o, v in zip(old, values)]
+    session = sa.orm.object_session(assignment)
+    for (day, unit_id), values in counted.items():
+        note_counts(session, UnitDayRates.__table__, {"day": day, "unit_id": unit_id},
+                    {name: sign * value for name, value in zip(COUNTS, values)})
 
 
 def _inputs_changed(assignment):
@@ -194,27 +190,6 @@ def _count_assignment_after(mapper, connection, assignment):
 @sa.event.listens_for(ComplaintAssignment, "before_delete")
 def _uncount_deleted_assignment(mapper, connection, assignment):
     _note(assignment, _counted(connection, assignment.id), -1)
-
-
-@sa.event.listens_for(sa.orm.Session, "before_commit")
-def _add_unit_day_rates(session):
-    if session.in_nested_transaction():
-        return  # a savepoint: the counts go with the whole transaction
-    session.flush()
-    deltas = session.info.pop(_DELTAS, None)
-    if not deltas:
-        return
-    connection = session.connection()
-    for (day, unit_id), values in sorted(deltas.items()):
-        if any(values):
-            add_to_row(connection, UnitDayRates.__table__, {"day": day, "unit_id": unit_id},
-                       dict(zip(COUNTS, values)))
-
-
-@sa.event.listens_for(sa.orm.Session, "after_transaction_end")
-def _drop_unit_day_rates(session, transaction):
-    if transaction.parent is None:
-        session.info.pop(_DELTAS, None)
 
 
 def rebuild_unit_day_rates():

@@ -22,6 +22,7 @@ from app.feedback.models import (
     Rating,
     RatingCount,
     UnitDayRates,
+    add_noted_counts,
 )
 from app.feedback.workflow import UNIT_OPEN
 from app.projects.models import ProjectUnit
@@ -147,7 +148,7 @@ def test_two_ratings_written_at_once_lose_no_count(county, factories, app):
 
         try:
             first.add(Rating(resident_id=pair[0].id, project_id=project_id, level=4))
-            first.flush()  # counted, not yet committed
+            add_noted_counts(first)  # what its commit does first: counted, not yet committed
             thread = threading.Thread(target=rate_second)
             thread.start()
             _wait_until_blocked(errors)
