@@ -35,6 +35,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict, deque
+from http import HTTPStatus
 from urllib.parse import parse_qs, unquote
 
 import requests
@@ -242,8 +243,6 @@ class _State:
     def sent_messages(self):
         with self.lock:
             return copy.deepcopy(self.sent)
-
-
 
 
 _UNSET = object()
@@ -505,7 +504,7 @@ def _make_dispatch(state):
     handlers = {
         "cgi-bin/token": (token, "GET"),
         "sns/jscode2session": (jscode2session, "GET"),
-        "cgi-bin/message/subscribe/send": (subscribe_send, "POST"),
+        SEND_PATH: (subscribe_send, "POST"),
         "wxa/msg_sec_check": (msg_sec_check, "POST"),
         "wxa/media_check_async": (media_check_async, "POST"),
         "wxa/business/getuserphonenumber": (phone_number, "POST"),
@@ -597,10 +596,6 @@ def _make_dispatch(state):
     return dispatch
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error",
-            501: "Not Implemented"}
-
-
 class _HttpServer:
     """A small HTTP/1.1 server on asyncio for the double: keep-alive, Content-Length bodies, one coroutine per
     connection. Waits (latency, forced delays) hold no thread, so any number of sends can be in flight, and a
@@ -682,7 +677,11 @@ class _HttpServer:
     @staticmethod
     def _write(writer, response, keep_alive):
         status, content_type, body = response
-        head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\nContent-Type: {content_type}\r\n"
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:  # a status forced by a test that HTTP does not name
+            reason = "Status"
+        head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n")
         writer.write(head.encode("latin-1") + body)
 
