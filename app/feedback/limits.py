@@ -21,20 +21,16 @@ MESSAGES = {
 }
 
 
-def _local_midnights(now):
-    today = to_local(now).date()
-    return local_midnight(today), local_midnight(today + timedelta(days=1))
-
-
 @contextmanager
 def daily_slot(what, resident_id, limit, now, count_in_database):
     """Hold one of today's `limit` slots for `what` while the block runs; 429 with Retry-After when none is left.
 
     `count_in_database(since)` counts today's uses from the rows themselves, for when Redis is unavailable.
     """
-    day_start, day_end = _local_midnights(now)
+    today = to_local(now).date()
+    day_start, day_end = local_midnight(today), local_midnight(today + timedelta(days=1))
     retry_after = max(1, int((day_end - now).total_seconds()))
-    key = redis_store.key("limit", what, resident_id, to_local(day_start).date().isoformat())
+    key = redis_store.key("limit", what, resident_id, today.isoformat())
     try:
         pipe = redis_store.client.pipeline()
         pipe.incr(key)

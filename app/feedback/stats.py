@@ -111,10 +111,13 @@ def unit_rates(date_from, date_to, now, unit_id=None):
     The sums of UnitDayRates over the period's days, plus, as of `now`, the pending assignments that are late
     (from their partial index): two small GROUP BYs, whatever the number of assignments in the period."""
     R = UnitDayRates
-    scope = [R.unit_id == unit_id] if unit_id is not None else []
+
+    def of_unit(column):
+        return [column == unit_id] if unit_id is not None else []
+
     rows = db.session.execute(
         db.select(R.unit_id, *(sa.func.sum(getattr(R, name)).label(name) for name in COUNTS))
-        .where(R.day >= date_from, R.day <= date_to, *scope).group_by(R.unit_id)
+        .where(R.day >= date_from, R.day <= date_to, *of_unit(R.unit_id)).group_by(R.unit_id)
         .having(sa.func.sum(R.assigned) > 0)
     ).all()
     by_unit = {row.unit_id: _counts(row) for row in rows}
@@ -122,7 +125,7 @@ def unit_rates(date_from, date_to, now, unit_id=None):
     late_now = db.session.execute(
         db.select(A.unit_id, _count_if(late_clause(now)))
         .where(A.assigned_at >= start, A.assigned_at < end, A.withdrawn_reason.is_(None), pending(),
-               *([A.unit_id == unit_id] if unit_id is not None else []))
+               *of_unit(A.unit_id))
         .group_by(A.unit_id)
     ).all()
     for late_unit, late in late_now:

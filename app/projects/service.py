@@ -148,48 +148,44 @@ def cached_read(name, params, compute):
 
 
 def list_projects(filters, page, per_page):
-    """Project summaries of the current plan, filtered; filters as in API.md."""
+    """Project summaries of the current plan, filtered; filters as in API.md. Not cached here: the public route
+    keeps its whole response (app.cache.cached_response), and the console's few reads need no cache."""
     plan_id = current_plan_id()
-    params = {"plan": plan_id, "page": page, "per_page": per_page, **{k: v for k, v in filters.items() if v}}
-
-    def compute():
-        query = _base_query(plan_id)
-        category = filters.get("category")
-        if category:
-            query = query.where(
-                or_(Category.code == category, Category.id == int(category)) if _is_number(category)
-                else Category.code == category
+    query = _base_query(plan_id)
+    category = filters.get("category")
+    if category:
+        query = query.where(
+            or_(Category.code == category, Category.id == int(category)) if _is_number(category)
+            else Category.code == category
+        )
+    unit = filters.get("unit")
+    if unit:
+        unit_ids = db.select(Unit.id).where(Unit.id == int(unit) if _is_number(unit) else Unit.name == unit)
+        query = query.where(
+            Project.id.in_(db.select(ProjectUnit.project_id).where(ProjectUnit.unit_id.in_(unit_ids)))
+        )
+    township = filters.get("township")
+    if township:
+        query = query.where(
+            Project.id.in_(
+                db.select(Metric.project_id).join(MetricTownship).where(MetricTownship.township == township)
             )
-        unit = filters.get("unit")
-        if unit:
-            unit_ids = db.select(Unit.id).where(Unit.id == int(unit) if _is_number(unit) else Unit.name == unit)
-            query = query.where(
-                Project.id.in_(db.select(ProjectUnit.project_id).where(ProjectUnit.unit_id.in_(unit_ids)))
-            )
-        township = filters.get("township")
-        if township:
-            query = query.where(
-                Project.id.in_(
-                    db.select(Metric.project_id).join(MetricTownship).where(MetricTownship.township == township)
-                )
-            )
-        q = (filters.get("q") or "").strip()
-        if q:
-            pattern = f"%{q.replace('%', '').replace('_', '')}%"
-            query = query.where(or_(Project.title.ilike(pattern), Project.description.ilike(pattern),
-                                    Project.code == q))
-        status = filters.get("status")
-        if status in STATUS_LABELS:
-            query = query.where(Project.status == status)
-        projects = db.session.execute(query).unique().scalars().all()
-        summaries = _summaries(projects)
-        if status == "behind":
-            summaries = [s for s in summaries if s["behind_schedule"]]
-        start = (page - 1) * per_page
-        return {"items": summaries[start:start + per_page], "total": len(summaries), "page": page,
-                "per_page": per_page}
-
-    return cached_read("projects", params, compute)
+        )
+    q = (filters.get("q") or "").strip()
+    if q:
+        pattern = f"%{q.replace('%', '').replace('_', '')}%"
+        query = query.where(or_(Project.title.ilike(pattern), Project.description.ilike(pattern),
+                                Project.code == q))
+    status = filters.get("status")
+    if status in STATUS_LABELS:
+        query = query.where(Project.status == status)
+    projects = db.session.execute(query).unique().scalars().all()
+    summaries = _summaries(projects)
+    if status == "behind":
+        summaries = [s for s in summaries if s["behind_schedule"]]
+    start = (page - 1) * per_page
+    return {"items": summaries[start:start + per_page], "total": len(summaries), "page": page,
+            "per_page": per_page}
 
 
 def get_public_project(project_id):
@@ -246,20 +242,18 @@ def _township_totals(metrics):
 
 
 def project_detail(project_id):
-    def compute():
-        project = get_public_project(project_id)
-        summary = _summaries([project])[0]
-        metrics = project.metrics
-        summary.update(
-            description=project.description,
-            planned_start=isoformat_local(project.planned_start),
-            metrics=[_metric_json(m) for m in metrics],
-            townships=_township_totals(metrics),
-            recent_updates=_updates_page(project.id, 1, RECENT_UPDATES)["items"],
-        )
-        return summary
-
-    return cached_read("project", {"id": project_id}, compute)
+    """One public item in full. Not cached here, as list_projects."""
+    project = get_public_project(project_id)
+    summary = _summaries([project])[0]
+    metrics = project.metrics
+    summary.update(
+        description=project.description,
+        planned_start=isoformat_local(project.planned_start),
+        metrics=[_metric_json(m) for m in metrics],
+        townships=_township_totals(metrics),
+        recent_updates=_updates_page(project.id, 1, RECENT_UPDATES)["items"],
+    )
+    return summary
 
 
 def _update_json(update, changes):

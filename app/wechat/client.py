@@ -138,6 +138,8 @@ def _nothing():
 
 # The keyword arguments of a call the plain path can make: wechatpy passes these and nothing else for a JSON call.
 PLAIN_CALL = frozenset({"params", "data", "timeout"})
+
+
 @functools.cache
 def _tls_context():
     """Certificates checked against certifi's bundle, as requests does."""

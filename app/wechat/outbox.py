@@ -192,11 +192,11 @@ def send_batch(ids, concurrency=1):
     row that was not ours to send}.
 
     The rows are claimed `concurrency` at a time, right before they go out: a worker killed mid-batch leaves
-    only the messages then in flight in doubt (they fail when their lease runs out, as WeChat may have
-    delivered them); the batch's other rows were never claimed, and the sweep sends them. The database work
-    is per group, not per message: one UPDATE ... RETURNING claims the group and reads the openids, one
-    executemany UPDATE records the sends. The access token is read once for the batch. Only the rare
-    failures are recorded row by row.
+    only the group then in flight claimed, and the send journal settles those after their lease (sent, or due
+    again); the batch's other rows were never claimed, and the sweep sends them. The database work is per
+    group, not per message: one UPDATE ... RETURNING claims the group and reads the openids, one UPDATE
+    records the sends (_record_sent). The access token is read once for the batch. Only the rare failures are
+    recorded row by row.
     """
     ids = list(dict.fromkeys(ids))
     outcomes = dict.fromkeys(ids)
