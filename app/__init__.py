@@ -60,9 +60,11 @@ def create_app(config=None):
         api.register_blueprint(importlib.import_module(name).blp)
 
     from app import cache, docs, jobs, progress, wechat
+    from app.ops import deploy as ops_deploy
     from app.ops import routes as ops_routes
 
     ops_routes.init_app(app)
+    ops_deploy.init_app(app)
     # Cached public responses are answered in front of Flask (app.cache.CacheFastPath).
     cache.init_app(app)
     jobs.init_app(app)
@@ -80,6 +82,10 @@ def create_app(config=None):
     from app.cli import register_cli
 
     register_cli(app)
+    # Last: the WSGI layers around everything above (ProxyFix outermost).
+    from app.ops import telemetry
+
+    telemetry.install(app)
     return app
 
 

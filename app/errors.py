@@ -92,7 +92,8 @@ def _html_page(status, message, headers=None):
     return None
 
 
-def error_response(status, message=None, errors=None, headers=None):
+def error_body(status, message=None, errors=None):
+    """The one error format as a dict; also what nginx answers with for the errors it makes itself (deploy/)."""
     body = {
         "code": status,
         "status": HTTPStatus(status).phrase,
@@ -100,7 +101,11 @@ def error_response(status, message=None, errors=None, headers=None):
     }
     if errors:
         body["errors"] = errors
-    response = jsonify(body)
+    return body
+
+
+def error_response(status, message=None, errors=None, headers=None):
+    response = jsonify(error_body(status, message, errors))
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value

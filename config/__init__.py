@@ -27,6 +27,14 @@ def _int(name, default):
     return int(_env(name, default))
 
 
+def _count(name, default):
+    """A whole number ≥ 0, refused with its name otherwise."""
+    value = str(_env(name, default)).strip()
+    if not value.isascii() or not value.isdigit():
+        raise ConfigError(f"{name} 应为不小于 0 的整数：{value!r}")
+    return int(value)
+
+
 def _bool(name, default=False):
     value = _env(name)
     if value is None:
@@ -129,6 +137,11 @@ class BaseConfig:
         self.FANOUT_BATCH_SIZE = _int("FANOUT_BATCH_SIZE", 1000)
         # How often workers look for published updates whose push never finished (lost job, crash).
         self.FANOUT_RESUME_SECONDS = _int("FANOUT_RESUME_SECONDS", 300)
+
+        # Reverse proxies in front of the app (nginx = 1) whose X-Forwarded-For / -Proto are believed: the client's
+        # address is the one the outermost trusted proxy saw. 0 (the default) ignores those headers, so a client
+        # talking to the app directly cannot claim any address it likes.
+        self.TRUSTED_PROXIES = _count("TRUSTED_PROXIES", 0)
 
         self.UPLOAD_DIR = _env("UPLOAD_DIR", str(ROOT / "instance" / "uploads"))
         self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 10 * 1024 * 1024)

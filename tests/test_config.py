@@ -80,3 +80,17 @@ def test_environment_overrides(monkeypatch):
 def test_unknown_app_env_is_refused():
     with pytest.raises(ConfigError, match="APP_ENV"):
         load_config("staging")
+
+
+@pytest.mark.parametrize("value", ["-1", "one", "1.5", "１"])
+def test_trusted_proxies_must_be_a_count(monkeypatch, value):
+    monkeypatch.setenv("TRUSTED_PROXIES", value)
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        load_config("development")
+
+
+def test_no_proxy_is_trusted_unless_configured(monkeypatch):
+    monkeypatch.delenv("TRUSTED_PROXIES", raising=False)
+    assert load_config("development").TRUSTED_PROXIES == 0
+    monkeypatch.setenv("TRUSTED_PROXIES", "2")
+    assert load_config("development").TRUSTED_PROXIES == 2

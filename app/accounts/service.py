@@ -7,6 +7,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts.models import STAFF_ROLES, AuditLog, StaffUser, Unit
 from app.auth import issue_token, token_ttl
+from app.common import context
 from app.common.timeutil import as_utc, utcnow
 from app.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from app.extensions import db
@@ -19,9 +20,10 @@ PASSWORD_METHOD = "scrypt"
 
 
 def audit(actor_type, actor_id, action, target_type=None, target_id=None, detail=None, ip=None):
-    """Add an audit row to the current transaction (committed with the action it records)."""
+    """Add an audit row to the current transaction (committed with the action it records). Without `ip`, the
+    row records the client address of the request it is made in (none for the CLI and jobs)."""
     db.session.add(AuditLog(actor_type=actor_type, actor_id=actor_id, action=action, target_type=target_type,
-                            target_id=target_id, detail=detail, ip=ip))
+                            target_id=target_id, detail=detail, ip=ip or context.client_ip.get()))
 
 
 def validate_password(password):
