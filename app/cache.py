@@ -360,7 +360,7 @@ class CacheFastPath:
     """
 
     def __init__(self, app, wsgi_app):
-        from app.ops.routes import observe
+        from app.ops.metrics import observe
 
         self.wsgi_app = wsgi_app
         self.cache = local_cache(app)

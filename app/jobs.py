@@ -121,6 +121,12 @@ def _runner(app):
         return app.extensions["jobs_runner"]
 
 
+def embedded_backlog(app):
+    """Jobs waiting or running in the embedded default's runner (its stand-in for the RQ queue's depth)."""
+    runner = app.extensions.get("jobs_runner")
+    return runner.jobs.unfinished_tasks if runner is not None else 0
+
+
 class AppWorker(SimpleWorker):
     """An RQ worker that runs each job in the worker process itself, inside a fresh app context.
 

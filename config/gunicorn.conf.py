@@ -4,6 +4,16 @@ Every value can be overridden from the environment, so one file serves a 2-core 
 """
 import multiprocessing
 import os
+import shutil
+import tempfile
+
+# /metrics counts every worker's requests (prometheus_client's multiprocess mode, app/ops/metrics.py). The mode is
+# chosen when prometheus_client is first imported, so the directory is named here, before the app is loaded. Under
+# systemd it is /run/minsheng/metrics (deploy/systemd); otherwise a directory of this gunicorn's own.
+_OWN_METRICS_DIR = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _OWN_METRICS_DIR = tempfile.mkdtemp(prefix="minsheng-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_DIR
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # The classic (2 × cores + 1) for a mostly I/O-bound app (PostgreSQL, Redis).
@@ -31,3 +41,22 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 limit_request_line = 8190
 limit_request_fields = 100
+
+
+def on_starting(server):
+    # Counts of an earlier run would be added to this one's (the files outlive a crash or a kill -9).
+    from app.ops.metrics import clear_directory
+
+    clear_directory(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def child_exit(server, worker):
+    # In the master, for every worker that ends (recycled, timed out, killed): its counts stay, in the archive.
+    from app.ops.metrics import compact_dead_process
+
+    compact_dead_process(worker.pid, os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def on_exit(server):
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)

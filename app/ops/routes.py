@@ -6,9 +6,12 @@ from alembic.script import ScriptDirectory
 from flask import Response, g, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from app.common.timeutil import utcnow
 from app.extensions import db, migrate, redis_store
+from app.ops import metrics as ops_metrics
+from app.ops.metrics import observe
 
 blp = Blueprint("ops", __name__, description="运维：存活、就绪与监控指标")
 
@@ -20,10 +23,6 @@ class HealthSchema(Schema):
 class ReadySchema(HealthSchema):
     checks = fields.Dict(keys=fields.String(), values=fields.String(),
                          metadata={"example": {"database": "ok", "redis": "ok", "migrations": "ok"}})
-
-REGISTRY = CollectorRegistry()
-REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "endpoint", "status"], registry=REGISTRY)
-LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency", ["endpoint"], registry=REGISTRY)
 
 
 @blp.route("/healthz", methods=["GET"])
@@ -70,18 +69,12 @@ def readyz():
 @blp.route("/metrics", methods=["GET"])
 @blp.response(200, {"type": "string"}, content_type="text/plain")
 def metrics():
-    """Prometheus 文本格式的监控指标"""
-    return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
+    """Prometheus 文本格式的监控指标：请求计数（所有 gunicorn 进程合计）与待发消息、任务队列、工单等状态"""
+    return Response(ops_metrics.exposition(utcnow()), mimetype=CONTENT_TYPE_LATEST)
 
 
 def _start_timer():
     g._started = time.perf_counter()
-
-
-def observe(method, endpoint, status, seconds):
-    """Count one request; also called by app.cache.CacheFastPath for the hits it answers without Flask."""
-    REQUESTS.labels(method, endpoint, status).inc()
-    LATENCY.labels(endpoint).observe(seconds)
 
 
 def _record(response):
@@ -89,7 +82,7 @@ def _record(response):
     if hasattr(g, "_started"):
         observe(request.method, endpoint, response.status_code, time.perf_counter() - g._started)
     else:
-        REQUESTS.labels(request.method, endpoint, response.status_code).inc()
+        ops_metrics.REQUESTS.labels(request.method, endpoint, response.status_code).inc()
     return response
 
 
