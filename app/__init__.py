@@ -1,6 +1,5 @@
 """The application factory."""
 import importlib
-import logging
 
 from flask import Flask
 from werkzeug.routing import IntegerConverter
@@ -45,7 +44,9 @@ def create_app(config=None):
     app.url_map.converters["int"] = BoundedIntConverter
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from app.ops.telemetry import configure_logging
+
+    configure_logging()
 
     for name in MODEL_MODULES:
         importlib.import_module(name)

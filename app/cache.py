@@ -384,6 +384,7 @@ class CacheFastPath:
             status, body = 200, [entry.body] if method == "GET" else []
             start_response("200 OK", entry.headers)
         self.observe(method, entry.endpoint, status, time.perf_counter() - started)
+        environ["minsheng.route"] = entry.endpoint  # for the request's log line (app.ops.telemetry)
         return body
 
 

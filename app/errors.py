@@ -9,6 +9,8 @@ from http import HTTPStatus
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from app.common import context
+
 log = logging.getLogger(__name__)
 
 MESSAGES = {
@@ -101,6 +103,9 @@ def error_body(status, message=None, errors=None):
     }
     if errors:
         body["errors"] = errors
+    request_id = context.request_id.get()
+    if request_id:
+        body["request_id"] = request_id
     return body
 
 

@@ -21,6 +21,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from rq import Queue, SimpleWorker
 
+from app.common import context
 from app.extensions import redis_store
 
 log = logging.getLogger(__name__)
@@ -54,12 +55,14 @@ def enqueue(func_or_path, *args, **kwargs):
     """Run func(*args, **kwargs) in the background; True if queued (a Redis failure is logged, not raised)."""
     app = current_app._get_current_object()
     path = job_path(func_or_path)
+    # The job's log lines carry the id of the request (or job) that enqueued it.
+    request_id = context.request_id.get()
     if redis_store.embedded:
-        _runner(app).submit(path, args, kwargs)
+        _runner(app).submit(path, args, kwargs, request_id)
         return True
     try:
         rq_queue(app).enqueue_call(path, args=args, kwargs=kwargs, timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL,
-                                   failure_ttl=FAILURE_TTL)
+                                   failure_ttl=FAILURE_TTL, meta={"request_id": request_id})
     except redis.RedisError as exc:
         log.error("could not enqueue %s%r: %s (the periodic sweep retries what the database still holds)",
                   path, args, exc)
@@ -86,18 +89,19 @@ class _Runner:
         self.lock = threading.Lock()
         self.thread = None
 
-    def submit(self, path, args, kwargs):
+    def submit(self, path, args, kwargs, request_id=None):
         with self.lock:
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self._loop, name="jobs-embedded", daemon=True)
                 self.thread.start()
-        self.jobs.put((path, args, kwargs))
+        self.jobs.put((path, args, kwargs, request_id))
 
     def _loop(self):
         while True:
-            path, args, kwargs = self.jobs.get()
+            path, args, kwargs, request_id = self.jobs.get()
             try:
-                run_job(self.app, path, args, kwargs)
+                with context.bound(request_id):
+                    run_job(self.app, path, args, kwargs)
             except Exception:
                 log.exception("job %s%r failed", path, args)
             finally:
@@ -138,7 +142,7 @@ class AppWorker(SimpleWorker):
         self.app = app
 
     def execute_job(self, job, queue):
-        with self.app.app_context():
+        with self.app.app_context(), context.bound((job.meta or {}).get("request_id")):
             return super().execute_job(job, queue)
 
 

@@ -3,6 +3,8 @@
 The intranet is 127.0.0.1 and 127.0.0.3; a client on 127.0.0.2 is outside it. nginx talks to gunicorn from
 127.0.0.1, so an address other than that in an audit row can only have come through X-Forwarded-For.
 """
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -64,6 +66,12 @@ def test_a_resident_outside_the_intranet_signs_in_and_is_recorded_with_their_add
     answer = _call(front, "POST", "/api/v1/auth/wechat/login", source=OUTSIDE, body={"code": "code-from-outside"})
     assert answer.status == 200, answer.body
     assert [row.ip for row in _audit("resident.register")] == [OUTSIDE]
+    # The app's JSON line for it carries nginx's request id and the same address.
+    gunicorn = front[0]
+    request_id = answer.headers["X-Request-ID"]
+    lines = [json.loads(line) for line in gunicorn.log().splitlines() if request_id in line and '"request"' in line]
+    assert [(e["route"], e["status"], e["client"]) for e in lines if e.get("event") == "request"] == [
+        ("/api/v1/auth/wechat/login", 200, OUTSIDE)]
 
 
 def test_render_refuses_what_would_break_or_widen_the_site(app):
