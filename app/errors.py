@@ -1,4 +1,4 @@
-"""Domain errors and the one error format of the API: {code, status, message, errors}.
+"""Domain errors and the one error format of the API: {code, status, message, errors, request_id}.
 
 Service functions raise these; a single handler turns them (and every werkzeug HTTP error, and any
 unexpected exception) into the same JSON body with a Chinese message.

@@ -5,7 +5,9 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from flask import current_app
 from flask_migrate import Migrate
+import marshmallow as ma
 from flask_smorest import Api
+from flask_smorest.error_handler import ErrorSchema as _SmorestErrorSchema
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 
@@ -20,7 +22,18 @@ NAMING = {
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
-api = Api()
+
+
+class ErrorSchema(_SmorestErrorSchema):
+    """The one error format as the OpenAPI documents it (app/errors.py builds it)."""
+    request_id = ma.fields.String(metadata={"description": "The response's X-Request-ID"})
+
+
+class DocumentedApi(Api):
+    ERROR_SCHEMA = ErrorSchema
+
+
+api = DocumentedApi()
 
 # One in-process server for the embedded default, shared by every thread of the process (and by the
 # in-process job runner), so the stand-in behaves like one Redis.

@@ -36,7 +36,9 @@ def test_current_plan_groups_items_by_category(client, plan):
 def test_no_plan_yet_is_a_404_in_the_error_format(client):
     response = client.get("/api/v1/plans/current")
     assert response.status_code == 404
-    assert response.get_json() == {"code": 404, "status": "Not Found", "message": "尚未导入民生实事计划。"}
+    body = response.get_json()
+    assert body == {"code": 404, "status": "Not Found", "message": "尚未导入民生实事计划。",
+                    "request_id": response.headers["X-Request-ID"]}
 
 
 def test_list_is_paginated(client, plan):
