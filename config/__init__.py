@@ -128,6 +128,12 @@ class BaseConfig:
         self.PHONE_ENCRYPTION_KEY = _env("PHONE_ENCRYPTION_KEY", DEFAULT_PHONE_KEY)
         self.TOKEN_TTL_SECONDS = _int("TOKEN_TTL_SECONDS", 7 * 24 * 3600)
         self.STAFF_TOKEN_TTL_SECONDS = _int("STAFF_TOKEN_TTL_SECONDS", 12 * 3600)
+        # Login throttling (app/accounts/throttle.py): failures lock an account for one address only.
+        self.LOGIN_MAX_FAILURES = _count("LOGIN_MAX_FAILURES", 5)
+        self.LOGIN_LOCK_MINUTES = _count("LOGIN_LOCK_MINUTES", 15)
+        self.LOGIN_ADDRESS_MAX_FAILURES = _count("LOGIN_ADDRESS_MAX_FAILURES", 30)
+        self.LOGIN_ACCOUNT_SLOW_FAILURES = _count("LOGIN_ACCOUNT_SLOW_FAILURES", 20)
+        self.WECHAT_LOGIN_PER_MINUTE = _count("WECHAT_LOGIN_PER_MINUTE", 30)
 
         self.PLAN_FILE = _env("PLAN_FILE", str(ROOT / "data" / "plans" / "nanxian_2024.yaml"))
         # 滞后: progress trailing the share of the plan year already elapsed by more than this margin.

@@ -1,19 +1,18 @@
 """Staff accounts, staff login and the audit log."""
 import functools
 import secrets
-from datetime import timedelta
 
+from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.accounts import throttle
 from app.accounts.models import STAFF_ROLES, AuditLog, StaffUser, Unit
 from app.auth import issue_token, token_ttl
 from app.common import context
-from app.common.timeutil import as_utc, utcnow
-from app.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
+from app.common.timeutil import utcnow
+from app.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.extensions import db
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 UNIT_ROLES = ("unit_staff", "unit_admin")
 # scrypt is memory-hard; werkzeug salts it per password.
 PASSWORD_METHOD = "scrypt"
@@ -62,26 +61,23 @@ def _dummy_hash():
     return generate_password_hash(secrets.token_hex(16), PASSWORD_METHOD)
 
 
-def authenticate(username, password, ip=None):
-    """Check a staff login; lock the account for 15 minutes after 5 failures in a row."""
+def authenticate(username, password, ip=None, now=None, policy=None):
+    """Check a staff login. Failures are throttled per address and locked per account *and* address
+    (app.accounts.throttle), so nobody can lock an account out for everyone else."""
+    policy = policy or throttle.LoginPolicy.from_config(current_app.config)
+    now = now or utcnow()
+    throttle.check_staff_login(username, ip, policy)
     staff = db.session.execute(db.select(StaffUser).filter_by(username=username)).scalar_one_or_none()
-    now = utcnow()
-    if staff is not None and staff.locked_until and as_utc(staff.locked_until) > now:
-        retry = int((as_utc(staff.locked_until) - now).total_seconds()) + 1
-        raise TooManyRequests("登录失败次数过多，账号已临时锁定，请 15 分钟后再试。", retry_after=retry)
     # An unknown username costs the same scrypt check as a known one, so timing does not reveal which exist.
     password_hash = staff.password_hash if staff is not None else _dummy_hash()
     if not check_password_hash(password_hash, password or "") or staff is None or not staff.active:
+        locked = throttle.record_staff_failure(username, ip, policy)
         if staff is not None:
-            staff.failed_logins += 1
-            if staff.failed_logins >= MAX_FAILED_LOGINS:
-                staff.locked_until = now + LOCKOUT
-                staff.failed_logins = 0
-            audit("staff", staff.id, "staff.login_failed", "staff", staff.id, ip=ip)
+            audit("staff", staff.id, "staff.login_failed", "staff", staff.id, {"locked": locked} if locked else None,
+                  ip=ip)
             db.session.commit()
         raise Unauthorized("用户名或密码错误。")
-    staff.failed_logins = 0
-    staff.locked_until = None
+    throttle.record_staff_success(username, ip)
     staff.last_login_at = now
     audit("staff", staff.id, "staff.login", "staff", staff.id, ip=ip)
     db.session.commit()
@@ -139,8 +135,7 @@ def reset_password(staff_id, password, actor):
     validate_password(password)
     staff.password_hash = generate_password_hash(password, PASSWORD_METHOD)
     staff.token_version += 1
-    staff.failed_logins = 0
-    staff.locked_until = None
+    throttle.unlock(staff.username)
     audit("staff", actor.id, "staff.reset_password", "staff", staff.id)
     db.session.commit()
     return staff

@@ -1,4 +1,4 @@
-"""Login and logout. The login itself is app.accounts.service.authenticate: the same lockout as the API."""
+"""Login and logout. The login itself is app.accounts.service.authenticate: the same throttling as the API."""
 from flask import redirect, render_template, request, url_for
 
 from app.accounts.service import authenticate, record_logout
@@ -25,7 +25,7 @@ def login():
     try:
         staff = authenticate(username, password, ip=request.remote_addr)
     except DomainError as error:
-        # Wrong password (401) or locked for 15 minutes (429, with Retry-After): the form again, with why.
+        # Wrong password (401) or throttled (429, with Retry-After): the form again, with why.
         body, status = login_page(error.message, error.status, username)
         return body, status, error.headers
     start_session(staff)

@@ -16,7 +16,7 @@ class Login(MethodView):
     @blp.response(200, schemas.LoginOut)
     @blp.alt_response(400, description="登录凭证无效或已使用（40029 / 40163）")
     @blp.alt_response(403, description="微信判定为高风险用户（40226）")
-    @blp.alt_response(429, description="调用过于频繁（45011），见 Retry-After")
+    @blp.alt_response(429, description="此地址登录过于频繁，或微信调用过于频繁（45011）；见 Retry-After")
     @blp.alt_response(503, description="微信服务不可用")
     def post(self, body):
         """居民微信登录：用 wx.login 的 code 换取本系统的令牌（首次登录即注册）"""

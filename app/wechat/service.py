@@ -6,6 +6,7 @@ from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from app.accounts import throttle
 from app.accounts.models import Resident
 from app.accounts.service import audit
 from app.auth import issue_token, token_ttl
@@ -41,8 +42,10 @@ def _wechat_error(exc, invalid_code_message):
 def login(code, ip=None):
     """Exchange a wx.login code for our own token; the resident is created on first login.
 
-    WeChat's session_key stays here (it is not even kept: nothing we do needs it).
+    WeChat's session_key stays here (it is not even kept: nothing we do needs it). Attempts are limited per
+    client address before WeChat is asked.
     """
+    throttle.check_wechat_login(ip, current_app.config["WECHAT_LOGIN_PER_MINUTE"])
     try:
         session = get_client().wxa.code_to_session(code)
     except CALL_ERRORS as exc:

@@ -63,6 +63,7 @@ def test_logins_reveals_exports_assignments_and_publications_are_audited(app, cl
 
 
 def test_five_api_failures_lock_the_console_too_and_the_right_password_waits(app, client, county):
+    """From the address that failed; another address is not locked (tests/accounts/test_throttle.py)."""
     from tests.console.conftest import Console
 
     db.session.commit()
@@ -72,6 +73,7 @@ def test_five_api_failures_lock_the_console_too_and_the_right_password_waits(app
     assert locked.status_code == 429 and locked.json["code"] == 429
     assert 800 < int(locked.headers["Retry-After"]) <= 900
     console = Console(app.test_client())
+    console.client.environ_base["REMOTE_ADDR"] = "10.1.2.3"
     console.get("/console/")
     page = console.post("/console/login", {"username": county.lead.username, "password": PASSWORD})
     assert page.status_code == 429 and "锁定" in page.get_data(as_text=True)
