@@ -92,7 +92,8 @@ def dev_serve(host, port):
     if config["APP_ENV"] == "production":
         raise click.ClickException("生产环境请使用 gunicorn -c config/gunicorn.conf.py wsgi:app")
     if config["WECHAT_DOUBLE"]:
-        from app.wechat.double import WeChatDouble
+        # Development wiring: the only place outside tests/ and bench/ that knows the double is there.
+        from doubles.wechat import WeChatDouble, wiring
 
         base = urlparse(config["WECHAT_API_BASE"])
         double = WeChatDouble(
@@ -101,6 +102,7 @@ def dev_serve(host, port):
             callback_token=config["WECHAT_CALLBACK_TOKEN"], encoding_aes_key=config["WECHAT_ENCODING_AES_KEY"],
             encrypt_callback=True,
         ).start(host=base.hostname, port=base.port)
+        wiring.connect(double)
         click.echo(f"微信接口替身：{double.url}")
     click.echo(f"服务地址：http://{host}:{port}/  接口文档：http://{host}:{port}/api/v1/docs")
     # app.run() refuses to run inside a flask CLI command; the same server, started directly.

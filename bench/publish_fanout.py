@@ -150,7 +150,7 @@ class Bench:
 
     def start_double(self):
         self.double = subprocess.Popen(
-            [sys.executable, "-m", "app.wechat.double", "--port", str(self.double_port), "--appid", APPID,
+            [sys.executable, "-m", "doubles.wechat", "--port", str(self.double_port), "--appid", APPID,
              "--secret", SECRET, "--latency", str(self.args.latency)],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )

@@ -6,7 +6,7 @@
 
 Starts gunicorn with the shipped config/gunicorn.conf.py (APP_ENV=production, generated secrets) for the app
 and, on another port, for bench/baseline_app.py; RQ workers (`flask --app wsgi worker`); the WeChat API double
-as its own process (`python -m app.wechat.double --latency 0.02`). The data goes into a PostgreSQL database
+as its own process (`python -m doubles.wechat --latency 0.02`). The data goes into a PostgreSQL database
 the bench creates and drops, and Redis db --redis-db (flushed before and after). Data is loaded with
 set-based SQL (INSERT ... SELECT generate_series), so the load takes a minute or two, not hours.
 
@@ -517,7 +517,7 @@ class Setup:
         return proc
 
     def start_services(self):
-        self.spawn([PY, "-m", "app.wechat.double", "--port", str(self.double_port), "--appid", APPID,
+        self.spawn([PY, "-m", "doubles.wechat", "--port", str(self.double_port), "--appid", APPID,
                     "--secret", SECRET, "--latency", str(self.args.latency)], "double")
         gunicorn = [str(Path(PY).parent / "gunicorn"), "-c", "config/gunicorn.conf.py"]
         self.spawn(gunicorn + ["wsgi:app"], "gunicorn-app", GUNICORN_BIND=f"127.0.0.1:{self.app_port}")

@@ -169,14 +169,16 @@ def _jobs_finished(request):
 
 @pytest.fixture(scope="session")
 def _wechat_double(app):
-    from app.wechat.double import WeChatDouble
+    from doubles.wechat import WeChatDouble, wiring
 
     config = app.config
     double = WeChatDouble(appid=config["WECHAT_APPID"], secret=config["WECHAT_SECRET"],
                           callback_token=config["WECHAT_CALLBACK_TOKEN"],
                           encoding_aes_key=config["WECHAT_ENCODING_AES_KEY"]).start()
     config["WECHAT_API_BASE"] = double.url
+    disconnect = wiring.connect(double)
     yield double
+    disconnect()
     double.stop()
 
 

@@ -1,7 +1,6 @@
 """Resident login with WeChat, phone binding, subscriptions and subscribe-message quota."""
 import logging
 
-import requests
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +18,7 @@ from app.wechat import messages
 from app.wechat.client import CALL_ERRORS, errcode_of, get_client
 from app.wechat.models import Subscription, SubscriptionQuota
 from app.wechat.phones import protect_phone
+from app.wechat.signals import templates_accepted
 
 log = logging.getLogger(__name__)
 
@@ -130,16 +130,9 @@ def grant_quota(resident, template_ids):
 
 
 def _after_grant(resident, granted):
-    """Development only: the double keeps WeChat's side of the quota, so tell it what the resident accepted."""
-    config = current_app.config
-    if not granted or not config["WECHAT_DOUBLE"] or config["APP_ENV"] == "production":
-        return
-    base = config["WECHAT_API_BASE"].rstrip("/") + "/__double__/grant"
-    for template_id in granted:
-        try:
-            requests.post(base, json={"openid": resident.openid, "template_id": template_id}, timeout=2)
-        except requests.RequestException as exc:
-            log.warning("could not tell the WeChat double about quota for %s: %s", template_id, exc)
+    """Announce committed grants (app/wechat/signals.py); development gives them to the WeChat double."""
+    if granted:
+        templates_accepted.send(current_app._get_current_object(), openid=resident.openid, template_ids=granted)
 
 
 def subscribe(resident, project_id, template_ids):

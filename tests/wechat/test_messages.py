@@ -4,7 +4,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from app.wechat import messages
-from app.wechat.double import DEFAULT_TEMPLATES, FIELD_RULES
+from doubles.wechat import DEFAULT_TEMPLATES, FIELD_RULES
 from app.wechat.messages import MessageDataError, build_data, load_templates
 from config import ConfigError
 

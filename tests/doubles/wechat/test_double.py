@@ -20,7 +20,7 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.utils import check_signature
 from werkzeug.serving import make_server
 
-from app.wechat.double import DEFAULT_TEMPLATES, WeChatDouble
+from doubles.wechat import DEFAULT_TEMPLATES, WeChatDouble
 
 CALLBACK_TOKEN = "callbacktoken"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from app.wechat.double import WeChatDouble
+from doubles.wechat import WeChatDouble
 
 DATA = {"thing1": {"value": "城乡供水一体化工程"}, "phrase2": {"value": "推进中"},
         "thing3": {"value": "主管网铺设完成六成"}, "date4": {"value": "2024年10月1日"}}

@@ -1,0 +1,3 @@
+from doubles.wechat.server import main
+
+main()
