@@ -28,6 +28,7 @@ migrate: install
 
 seed: migrate
 	$(BIN)/flask plan import data/plans/nanxian_2024.yaml
+	for f in data/calendars/*.yaml; do $(BIN)/flask calendar load $$f || exit 1; done
 	$(BIN)/flask dev seed
 
 run: seed

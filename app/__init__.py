@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "app.accounts.models",
     "app.projects.models",
     "app.feedback.models",
+    "app.feedback.calendars",
     "app.media.models",
     "app.wechat.models",
     "app.progress.models",

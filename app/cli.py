@@ -1,4 +1,5 @@
-"""Operator commands: `flask --app wsgi plan import FILE`, `staff create`, `dev seed`."""
+"""Operator commands: `flask --app wsgi plan import FILE`, `calendar load FILE | show YEAR`, `staff create`,
+`dev seed`."""
 import click
 from flask import current_app
 
@@ -8,6 +9,7 @@ from app.errors import DomainError
 
 def register_cli(app):
     app.cli.add_command(plan_group)
+    app.cli.add_command(calendar_group)
     app.cli.add_command(staff_group)
     app.cli.add_command(dev_group)
 
@@ -31,6 +33,46 @@ def plan_import(path, dry_run):
     if report.changed and not dry_run:
         cache.invalidate()
     click.echo(("（试运行）" if dry_run else "") + ("导入完成。" if report.changed else "无变化。") + report.summary())
+
+
+@click.group("calendar", help="工作日历：国务院每年的放假安排")
+def calendar_group():
+    pass
+
+
+@calendar_group.command("load", help="载入一年的放假安排（data/calendars/<年>.yaml），存入数据库，各进程一致")
+@click.argument("path", type=click.Path(dir_okay=False))
+def calendar_load(path):
+    from app.feedback.calendars import CalendarFileError, load_calendar
+
+    try:
+        schedule, changed = load_calendar(path)
+    except CalendarFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    state = "完整" if schedule.complete else "暂定"
+    click.echo(f"{schedule.year} 年放假安排（{state}）{'已载入' if changed else '无变化'}："
+               f"放假 {len(schedule.days_off)} 天，调休上班 {len(schedule.workdays)} 天。")
+
+
+@calendar_group.command("show", help="显示某年工作日历的来源、放假日（工作日里的）和调休上班日（周末里的）")
+@click.argument("year", type=click.IntRange(1990, 2100))
+def calendar_show(year):
+    from datetime import date, timedelta
+
+    from app.feedback.deadlines import calendar
+
+    cal = calendar()
+    click.echo(f"{year} 年：{cal.origin(year)}")
+    day, off, work = date(year, 1, 1), [], []
+    while day.year == year:
+        working = cal.is_working_day(day)
+        if not working and day.weekday() < 5:
+            off.append(day)
+        elif working and day.weekday() >= 5:
+            work.append(day)
+        day += timedelta(days=1)
+    click.echo("周一至周五放假：" + ("、".join(f"{d:%m-%d}" for d in off) or "无"))
+    click.echo("周末调休上班：" + ("、".join(f"{d:%m-%d}" for d in work) or "无"))
 
 
 @click.group("staff", help="工作人员账号")

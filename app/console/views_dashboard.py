@@ -8,6 +8,7 @@ from app.common.timeutil import local_today
 from app.console import charts
 from app.console.web import bp, current_staff, login_required
 from app.errors import Invalid, NotFound
+from app.feedback.calendars import next_year_warning
 from app.feedback.service import staff_stats
 from app.projects.progress import elapsed_share
 from app.projects.service import plan_overview
@@ -77,9 +78,11 @@ def stats_part(staff):
 @login_required()
 def dashboard():
     staff = current_staff()
+    # The office and the administrator can act on a missing year schedule; the units cannot.
+    warnings = [w for w in [next_year_warning()] if w] if staff.is_office else []
     try:
         part = project_part()
     except NotFound as error:
         # A fresh installation before `flask plan import`: say so instead of an error page.
-        return render_template("console/dashboard.html", no_plan=error.message)
-    return render_template("console/dashboard.html", **part, **stats_part(staff))
+        return render_template("console/dashboard.html", no_plan=error.message, warnings=warnings)
+    return render_template("console/dashboard.html", **part, **stats_part(staff), warnings=warnings)

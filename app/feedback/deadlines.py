@@ -10,12 +10,16 @@ EVALUATION_OUTCOMES = ("unrated", "satisfied")
 
 
 def calendar():
-    """The app's one WorkCalendar; rebuilt only when its holiday tables in the config change."""
+    """The app's one WorkCalendar; rebuilt only when its holiday tables in the config or the loaded year
+    schedules change. The schedules live in the database, so every process rebuilds after a load: the stamp
+    (year, loaded_at per row) is one small query, and deadlines are computed only on writes."""
+    from app.feedback.calendars import loaded_schedules, schedules_stamp
+
     config = current_app.config
-    key = tuple(tuple(config.get(name) or ()) for name in _CALENDAR_SETTINGS)
+    key = (tuple(tuple(config.get(name) or ()) for name in _CALENDAR_SETTINGS), schedules_stamp())
     cached = current_app.extensions.get("work_calendar")
     if cached is None or cached[0] != key:
-        cached = (key, WorkCalendar.from_config(config))
+        cached = (key, WorkCalendar.from_config(config, loaded_schedules()))
         current_app.extensions["work_calendar"] = cached
     return cached[1]
 

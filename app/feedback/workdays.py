@@ -3,9 +3,12 @@
 Deadlines for citizen complaints are set in *working days* (工作日), which in
 China are not simply Monday–Friday: statutory holidays close weekdays and
 make-up days (调休) open Saturdays/Sundays. ``chinese_calendar`` knows both,
-but only for the years the State Council has already published, so this module
-layers a configurable table on top and degrades to a weekday rule instead of
-failing when a deadline runs into an unpublished year.
+but only for the years its release has published (1.11.0: 2004–2026), so this
+module layers, from the top: the configured table (WORKDAY_EXTRA_*), the year
+schedules loaded from the State Council's notices (``flask calendar load``,
+app.feedback.calendars), ``chinese_calendar``, and for a year none of them knows
+the statutory days off of the ``holidays`` package plus Saturdays and Sundays,
+instead of failing when a deadline runs into an unpublished year.
 
 Typical use (keep one instance per app, e.g. built at app creation, so the
 "unknown year" warning is logged once rather than on every request)::
@@ -16,15 +19,19 @@ Typical use (keep one instance per app, e.g. built at app creation, so the
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import threading
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any, Iterable, Mapping, Union
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+import holidays
 
-__all__ = ["WorkCalendar"]
+__all__ = ["WorkCalendar", "YearSchedule", "statutory_days"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +62,49 @@ def _config_dates(value: Any) -> list[DateLike]:
     return list(value)
 
 
+@dataclass(frozen=True)
+class YearSchedule:
+    """One year's days off and make-up working days, as a State Council notice gives them.
+
+    ``complete`` says the lists are the whole notice: every other day of the year
+    follows the Monday–Friday rule. An incomplete (provisional) schedule only
+    overrides the days it lists; the rest falls through to the packages.
+    """
+
+    year: int
+    days_off: frozenset
+    workdays: frozenset
+    complete: bool = True
+    source: str = ""
+
+
+# holidays names a day off moved by the notice "Day off (substituted from MM/DD/YYYY)" in en_US; that
+# Saturday or Sunday is the make-up working day. The package exposes the pair only in the label.
+_SUBSTITUTED = re.compile(r"substituted from (\d{2})/(\d{2})/(\d{4})")
+
+
+@functools.lru_cache(maxsize=64)
+def statutory_days(year: int) -> tuple[frozenset, frozenset]:
+    """(days off, make-up working days) of ``year`` from the ``holidays`` package: the statutory holidays
+    and the days given in lieu of those falling on a weekend, and — for a year whose notice the package
+    has — the notice's moved days."""
+    days = holidays.China(years=year, language="en_US")
+    off = frozenset(days)
+    made_up = set()
+    for name in days.values():
+        for month, day, y in _SUBSTITUTED.findall(name):
+            made_up.add(date(int(y), int(month), int(day)))
+    return off, frozenset(made_up - off)
+
+
 class WorkCalendar:
     """Working-day calendar for mainland China.
 
     Precedence for a given day: ``extra_workdays`` / ``extra_holidays``
-    (local overrides, and the table for years the package does not know yet),
-    then ``chinese_calendar``, then — for years the package lacks — plain
-    Monday–Friday.
+    (local overrides from the configuration), then the loaded ``schedules``
+    (one per year, from the State Council's notice), then ``chinese_calendar``,
+    then — for years the package lacks — the ``holidays`` package's statutory
+    days off and Monday–Friday.
     """
 
     def __init__(
@@ -69,6 +112,7 @@ class WorkCalendar:
         extra_holidays: Iterable[DateLike] = (),
         extra_workdays: Iterable[DateLike] = (),
         tz: Union[str, tzinfo] = "Asia/Shanghai",
+        schedules: Mapping[int, YearSchedule] | None = None,
     ) -> None:
         self.extra_holidays: frozenset[date] = frozenset(_to_date(d) for d in extra_holidays)
         self.extra_workdays: frozenset[date] = frozenset(_to_date(d) for d in extra_workdays)
@@ -79,11 +123,13 @@ class WorkCalendar:
             days = ", ".join(sorted(d.isoformat() for d in clash))
             raise ValueError(f"dates listed as both extra holiday and extra workday: {days}")
         self.tz: tzinfo = ZoneInfo(tz) if isinstance(tz, str) else tz
+        self.schedules: dict[int, YearSchedule] = dict(schedules or {})
         self._warned_years: set[int] = set()
         self._warn_lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, mapping: Mapping[str, Any]) -> "WorkCalendar":
+    def from_config(cls, mapping: Mapping[str, Any], schedules: Mapping[int, YearSchedule] | None = None
+                    ) -> "WorkCalendar":
         """Build from a Flask-style config mapping.
 
         Reads ``WORKDAY_EXTRA_HOLIDAYS`` and ``WORKDAY_EXTRA_WORKDAYS``: lists of
@@ -93,6 +139,7 @@ class WorkCalendar:
         return cls(
             extra_holidays=_config_dates(mapping.get("WORKDAY_EXTRA_HOLIDAYS")),
             extra_workdays=_config_dates(mapping.get("WORKDAY_EXTRA_WORKDAYS")),
+            schedules=schedules,
         )
 
     # ------------------------------------------------------------------ days
@@ -106,13 +153,37 @@ class WorkCalendar:
             return True
         if d in self.extra_holidays:
             return False
+        schedule = self.schedules.get(d.year)
+        if schedule is not None:
+            if d in schedule.workdays:
+                return True
+            if d in schedule.days_off:
+                return False
+            if schedule.complete:
+                return d.weekday() < 5
         try:
             return chinese_calendar.is_workday(d)
         except NotImplementedError:
             # chinese_calendar raises NotImplementedError for years outside
-            # its published data; deadlines must still be computable then.
+            # its published data; deadlines must still be computable then,
+            # and 元旦, 春节 and 国庆 must not count as working days.
             self._warn_unknown_year(d.year)
-            return d.weekday() < 5
+            off, made_up = statutory_days(d.year)
+            if d in made_up:
+                return True
+            return d not in off and d.weekday() < 5
+
+    def origin(self, year: int) -> str:
+        """Where this calendar takes ``year``'s days from, in words for the operator."""
+        schedule = self.schedules.get(year)
+        if schedule is not None:
+            state = "完整" if schedule.complete else "暂定，未列出的日子按下一层"
+            return f"已载入的放假安排（{state}）：{schedule.source}"
+        try:
+            chinese_calendar.is_workday(date(year, 6, 1))
+            return f"chinesecalendar {getattr(chinese_calendar, '__version__', '')}".strip()
+        except NotImplementedError:
+            return f"holidays {holidays.__version__} 的法定节假日及周末（未含国务院通知的调休）"
 
     def _warn_unknown_year(self, year: int) -> None:
         with self._warn_lock:
@@ -120,9 +191,10 @@ class WorkCalendar:
                 return
             self._warned_years.add(year)
         logger.warning(
-            "%d 年不在法定节假日日历中，按周末及配置的节假日（WORKDAY_EXTRA_HOLIDAYS）计算工作日；"
-            "Year %d is not in the statutory holiday calendar; using weekends + "
-            "configured holidays (WORKDAY_EXTRA_HOLIDAYS) to determine working days.",
+            "%d 年不在法定节假日日历中，按 holidays 包的法定节假日、周末及配置的节假日（WORKDAY_EXTRA_HOLIDAYS）"
+            "计算工作日，请用 flask calendar load 载入该年的放假安排；"
+            "Year %d is not in the statutory holiday calendar; using the holidays package's statutory days, "
+            "weekends + configured holidays (WORKDAY_EXTRA_HOLIDAYS) to determine working days.",
             year,
             year,
         )

@@ -2,6 +2,7 @@
 holiday (Oct 1–7 off, Sun Sep 29 and Sat Oct 12 worked), a year chinese_calendar lacks, the overdue sweep,
 extensions, the evaluation window and 差评 rectification. Expected dates worked out by hand."""
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,8 @@ from app.feedback.models import ComplaintEvent, OverdueAlert
 import config as settings
 from config import ConfigError
 from tests.feedback.conftest import sh
+
+CALENDARS = Path(__file__).resolve().parents[2] / "data" / "calendars"
 
 
 
@@ -58,14 +61,15 @@ def test_reply_deadline_depends_on_the_kind_and_is_configurable(county, app, mon
     assert local(suggestion["reply_due_at"]) == "2024-10-15T23:59:59"
 
 
-def test_a_year_the_package_lacks_uses_weekends_and_the_configured_table(county, app, monkeypatch, caplog):
+def test_a_year_the_package_lacks_uses_the_statutory_days_and_the_configured_table(county, app, monkeypatch,
+                                                                                  caplog):
     # A table of its own gives this test a calendar of its own, which has not warned about 2031 yet.
     monkeypatch.setitem(app.config, "WORKDAY_EXTRA_HOLIDAYS", ["2099-01-01"])
     caplog.set_level(logging.WARNING, logger="app.feedback.workdays")
-    # 2031: no statutory table, so Oct 1 is an ordinary Wednesday.
+    # 2031: chinese_calendar has no table; the holidays package's statutory National Day is Oct 1–3 (Wed–Fri).
     ticket = submit(county, sh(2031, 9, 30, 10))
-    assert local(ticket["sign_due_at"]) == "2031-10-01T23:59:59"
-    assert local(ticket["reply_due_at"]) == "2031-10-07T23:59:59"  # Wed Thu Fri, Mon Tue
+    assert local(ticket["sign_due_at"]) == "2031-10-06T23:59:59"
+    assert local(ticket["reply_due_at"]) == "2031-10-10T23:59:59"  # Mon 6 … Fri 10
     assert any("2031" in r.getMessage() and "WORKDAY_EXTRA_HOLIDAYS" in r.getMessage() for r in caplog.records)
 
     monkeypatch.setitem(app.config, "WORKDAY_EXTRA_HOLIDAYS", [f"2031-10-0{d}" for d in range(1, 8)])
@@ -73,6 +77,45 @@ def test_a_year_the_package_lacks_uses_weekends_and_the_configured_table(county,
     ticket = submit(county, sh(2031, 9, 30, 10), text="国庆假期前反映的助餐点问题")
     assert local(ticket["sign_due_at"]) == "2031-10-08T23:59:59"
     assert local(ticket["reply_due_at"]) == "2031-10-13T23:59:59"  # 8 9 10 11(Sat, worked) 13
+
+
+def test_a_reply_deadline_set_on_2026_12_29_skips_new_years_day_2027(county, app):
+    # Tue 12-29: Wed 30, Thu 31, (Fri 2027-01-01 元旦, weekend), Mon 4, Tue 5, Wed 6 — five working days.
+    ticket = submit(county, sh(2026, 12, 29, 10))
+    assert local(ticket["sign_due_at"]) == "2026-12-30T23:59:59"
+    assert local(ticket["reply_due_at"]) == "2027-01-06T23:59:59"
+    # The shipped (provisional) 2027 schedule, loaded, agrees.
+    result = app.test_cli_runner().invoke(args=["calendar", "load", str(CALENDARS / "2027.yaml")])
+    assert result.exit_code == 0, result.output
+    ticket = submit(county, sh(2026, 12, 29, 11), text="年底反映：助餐点元旦期间是否营业")
+    assert local(ticket["reply_due_at"]) == "2027-01-06T23:59:59"
+
+
+SPRING_2027 = """
+year: 2027
+source: 测试用的 2027 年放假安排
+complete: true
+holidays:
+  - name: 春节
+    days_off: [2027-02-05..2027-02-12]
+    workdays: [2027-02-20]
+"""
+
+
+def test_a_loaded_make_up_saturday_counts_as_a_working_day(county, app, tmp_path):
+    filed = sh(2027, 2, 18, 10)  # Thursday after the holiday
+    before = submit(county, filed)
+    assert local(before["reply_due_at"]) == "2027-02-25T23:59:59"  # Fri 19, Mon 22 … Thu 25
+    path = tmp_path / "2027.yaml"
+    path.write_text(SPRING_2027, encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["calendar", "load", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "调休上班 1 天" in result.output
+    after = submit(county, filed, text="春节后反映：助餐点何时恢复供餐")
+    assert local(after["reply_due_at"]) == "2027-02-24T23:59:59"  # Fri 19, Sat 20 (make-up), Mon 22, 23, 24
+    # The complete schedule replaces the package's guess for the rest of the year: 5-03 is a Monday again.
+    labour = submit(county, sh(2027, 4, 30, 10), text="五一前反映：助餐点五一是否营业")
+    assert local(labour["sign_due_at"]) == "2027-05-03T23:59:59"
 
 
 def test_an_approved_extension_moves_the_reply_deadline_by_working_days(county):

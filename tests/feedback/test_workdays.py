@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 import pytest
 
-from app.feedback.workdays import WorkCalendar
+from app.feedback.workdays import WorkCalendar, YearSchedule, statutory_days
 
 SH = ZoneInfo("Asia/Shanghai")
 UTC = timezone.utc
@@ -232,6 +232,7 @@ def test_unknown_year_falls_back_to_weekends_and_extra_holidays(caplog):
         assert cal.working_days_between(start, sh(2031, 1, 10, 12, 0)) == 6  # 3, 6–10
         assert cal.is_working_day(date(2031, 1, 4)) is False
         assert cal.is_working_day(date(2031, 1, 2)) is False
+        assert cal.is_working_day(date(2031, 1, 1)) is False  # 元旦, from the holidays package
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1, "warn once per year, not per lookup"
     msg = warnings[0].getMessage()
@@ -253,13 +254,54 @@ def test_unknown_year_extra_workday_and_warning_per_year(caplog):
 
 def test_deadline_crossing_into_unknown_year():
     # 2026 is known, 2027 is not (in chinese_calendar 1.11.0). Thu 2026-12-31
-    # (known workday) -> Fri 2027-01-01 under the fallback unless configured;
-    # the table supplies New Year's Day so the deadline moves to Mon Jan 4.
+    # (known workday) -> Fri 2027-01-01 is 元旦 in the holidays package, so the
+    # deadline moves to Mon Jan 4 without any configuration.
     if not _package_knows(2026) or _package_knows(2027):
         pytest.skip("package coverage changed; boundary no longer at 2026/2027")
-    cal = WorkCalendar(extra_holidays=["2027-01-01"])
-    assert cal.add_working_days(sh(2026, 12, 31, 10, 0), 1) == end_of(2027, 1, 4)
-    assert WorkCalendar().add_working_days(sh(2026, 12, 31, 10, 0), 1) == end_of(2027, 1, 1)
+    assert WorkCalendar().add_working_days(sh(2026, 12, 31, 10, 0), 1) == end_of(2027, 1, 4)
+    # A configured workday still wins over the statutory day.
+    cal = WorkCalendar(extra_workdays=["2027-01-01"])
+    assert cal.add_working_days(sh(2026, 12, 31, 10, 0), 1) == end_of(2027, 1, 1)
+
+
+@pytest.mark.parametrize("day, expected", [
+    (date(2027, 1, 1), False),   # 元旦 (Fri)
+    (date(2027, 2, 5), False),   # 除夕 (Fri)
+    (date(2027, 2, 9), False),   # in lieu of 初一 on Saturday
+    (date(2027, 2, 10), False),  # in lieu of 初二 on Sunday
+    (date(2027, 2, 11), True),
+    (date(2027, 10, 1), False),
+    (date(2027, 10, 5), False),  # in lieu of 10-03 on Sunday
+    (date(2027, 10, 6), True),
+])
+def test_statutory_fallback_for_2027(day, expected):
+    if _package_knows(2027):
+        pytest.skip("chinese_calendar now knows 2027")
+    assert WorkCalendar().is_working_day(day) is expected
+
+
+def test_statutory_days_read_the_make_up_days_of_a_year_the_holidays_package_has():
+    # holidays 0.108 carries the 2026 notice: 1-04 (Sun) and 2-14 (Sat) are worked, as chinese_calendar says.
+    off, made_up = statutory_days(2026)
+    assert {date(2026, 1, 4), date(2026, 2, 14), date(2026, 2, 28)} <= made_up
+    assert date(2026, 10, 7) in off
+    for day in made_up:
+        assert chinese_calendar.is_workday(day) and day.weekday() >= 5
+
+
+def test_a_loaded_schedule_overrides_both_packages():
+    complete = YearSchedule(2027, days_off=frozenset({date(2027, 2, 11)}), workdays=frozenset({date(2027, 2, 20)}))
+    cal = WorkCalendar(schedules={2027: complete})
+    assert cal.is_working_day(date(2027, 2, 20)) is True   # make-up Saturday
+    assert cal.is_working_day(date(2027, 2, 11)) is False
+    assert cal.is_working_day(date(2027, 1, 1)) is True    # complete: unlisted weekdays are worked
+    provisional = YearSchedule(2027, days_off=frozenset({date(2027, 2, 11)}), workdays=frozenset(),
+                               complete=False)
+    cal = WorkCalendar(schedules={2027: provisional})
+    assert cal.is_working_day(date(2027, 2, 11)) is False
+    assert cal.is_working_day(date(2027, 1, 1)) is False   # provisional: falls through to the package
+    assert WorkCalendar(extra_workdays=["2027-02-11"], schedules={2027: provisional}).is_working_day(
+        date(2027, 2, 11)) is True                          # the configuration wins over a loaded year
 
 
 def _package_knows(year):
