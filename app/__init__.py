@@ -5,6 +5,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from app.common.i18n import install_chinese_messages
+from app.common import parsing
 from app.common.parsing import install_parser
 from app.errors import register_error_handlers
 from app.extensions import api, db, migrate, redis_store
@@ -77,6 +78,7 @@ def create_app(config=None):
     feedback.init_app(app)
     docs.init_app(app)
     register_error_handlers(app)
+    parsing.init_app(app)
     from app.console import init_app as init_console
 
     init_console(app)
