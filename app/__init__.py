@@ -49,6 +49,9 @@ def create_app(config=None):
     from app.ops.telemetry import configure_logging
 
     configure_logging()
+    from app.ops import error_reporting
+
+    error_reporting.init_app(app)
 
     for name in MODEL_MODULES:
         importlib.import_module(name)

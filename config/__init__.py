@@ -149,6 +149,12 @@ class BaseConfig:
         # talking to the app directly cannot claim any address it likes.
         self.TRUSTED_PROXIES = _count("TRUSTED_PROXIES", 0)
 
+        # Error reporting to a self-hosted Sentry or GlitchTip (app/ops/error_reporting.py): off unless set.
+        self.SENTRY_DSN = _env("SENTRY_DSN", "")
+        self.SENTRY_ENVIRONMENT = _env("SENTRY_ENVIRONMENT", "")
+        self.SENTRY_RELEASE = _env("SENTRY_RELEASE", "")
+        self.SENTRY_TRACES_SAMPLE_RATE = _env("SENTRY_TRACES_SAMPLE_RATE", "0")
+
         self.UPLOAD_DIR = _env("UPLOAD_DIR", str(ROOT / "instance" / "uploads"))
         self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 10 * 1024 * 1024)
         self.UPLOAD_MAX_BYTES = _int("UPLOAD_MAX_BYTES", 8 * 1024 * 1024)
@@ -244,6 +250,8 @@ class TestingConfig(DevelopmentConfig):
         # Tests empty Redis between tests behind the app's back: a generation remembered for a second would serve
         # the previous test's responses. Tests of the bound itself use an app of their own.
         self.CACHE_LOCAL_SECONDS = 0
+        # A developer's SENTRY_DSN must not receive the tests' deliberate errors; a test names its own ingest.
+        self.SENTRY_DSN = _env("TEST_SENTRY_DSN", "")
 
 
 class ProductionConfig(BaseConfig):
