@@ -1,0 +1,106 @@
+"""A ticket as one person may act on it: loaded (locked for a write), scoped to the staff member or resident
+asking, and moved through the workflow map with the move written to its timeline."""
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from app.errors import NotFound
+from app.extensions import db
+from app.feedback.models import Complaint, ComplaintEvent
+from app.feedback.service.common import UNIT_ROLES
+from app.feedback.workflow import LEAD, OFFICE, PREVIOUS, RESIDENT, SYSTEM, check
+
+CO_UNIT = "co_unit"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who moves a ticket: the workflow role they act in, and what the timeline records of them."""
+    role: str
+    type: str
+    id: int | None = None
+    unit_id: int | None = None
+
+
+SYSTEM_ACTOR = Actor(SYSTEM, "system")
+
+
+def staff_role_on(complaint, staff):
+    """office, lead, co_unit, or None when the ticket is not this staff member's to see."""
+    if staff.is_office:
+        return OFFICE
+    assignment = complaint.assignment
+    if staff.role in UNIT_ROLES and assignment is not None and assignment.unit_id == staff.unit_id:
+        return LEAD
+    if staff.unit_id is not None and any(link.unit_id == staff.unit_id for link in complaint.co_unit_links):
+        return CO_UNIT
+    return None
+
+
+def staff_sees_complaint(complaint, staff):
+    return staff_role_on(complaint, staff) is not None
+
+
+def complaints_showing_image(upload_id, resident_id=None, replied_by=None):
+    """The complaints an image belongs to: among `resident_id`'s own tickets (their photos), or the tickets
+    `replied_by` (a staff id) answered with it, together with the tickets merged into those (whose residents
+    read the same replies). For app.media.service.can_view."""
+    if resident_id is not None:
+        candidates = db.session.execute(
+            db.select(Complaint).where(Complaint.resident_id == resident_id)).unique().scalars()
+        return [c for c in candidates if upload_id in (c.image_ids or [])]
+    events = db.session.execute(db.select(ComplaintEvent).where(
+        ComplaintEvent.action == "reply", ComplaintEvent.actor_type == "staff",
+        ComplaintEvent.actor_id == replied_by)).scalars()
+    ids = {e.complaint_id for e in events if upload_id in (e.data or {}).get("image_ids", [])}
+    if not ids:
+        return []
+    return db.session.execute(db.select(Complaint).where(
+        sa.or_(Complaint.id.in_(ids), Complaint.merged_into_id.in_(ids)))).unique().scalars().all()
+
+
+def load_complaint(complaint_id, lock):
+    """The ticket read afresh from the database; with `lock` its row is held until the commit."""
+    query = db.select(Complaint).where(Complaint.id == complaint_id).execution_options(populate_existing=True)
+    if lock:
+        query = query.with_for_update(of=Complaint)
+    return db.session.execute(query).unique().scalar_one_or_none()
+
+
+def complaint_seen_by_staff(complaint_id, staff, lock=True):
+    """(ticket, actor) for a staff member who may see it; 404 for one who may not (nor learn it exists)."""
+    complaint = load_complaint(complaint_id, lock)
+    role = staff_role_on(complaint, staff) if complaint is not None else None
+    if role is None:
+        raise NotFound("诉求不存在。")
+    return complaint, Actor(role, "staff", staff.id, staff.unit_id)
+
+
+def staff_acting_on(complaint_id, staff, action, lock=True):
+    """(ticket, actor) once the workflow map allows this staff member `action` on the ticket as it stands."""
+    complaint, actor = complaint_seen_by_staff(complaint_id, staff, lock)
+    # Co-units read only: for them every action is forbidden, whatever the state.
+    check(complaint.status, action, actor.role if actor.role != CO_UNIT else None)
+    return complaint, actor
+
+
+def residents_own_complaint(complaint_id, resident, lock=True):
+    """(ticket, actor) for the resident who filed it; anyone else's ticket is a 404."""
+    complaint = load_complaint(complaint_id, lock)
+    if complaint is None or complaint.resident_id != resident.id:
+        raise NotFound("诉求不存在。")
+    return complaint, Actor(RESIDENT, "resident", resident.id)
+
+
+def apply_transition(complaint, action, actor, now, note=None, data=None):
+    """Apply `action` through the workflow map and append it to the timeline."""
+    target = check(complaint.status, action, actor.role)
+    if target == PREVIOUS:
+        target = complaint.status_before_request
+    unit_id = actor.unit_id
+    if actor.type != "staff" and complaint.assignment is not None:
+        unit_id = complaint.assignment.unit_id
+    db.session.add(ComplaintEvent(complaint_id=complaint.id, created_at=now, action=action, actor_type=actor.type,
+                                  actor_id=actor.id, unit_id=unit_id, from_status=complaint.status,
+                                  to_status=target, note=note, data=data or {}))
+    complaint.status = target
