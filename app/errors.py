@@ -96,13 +96,14 @@ def _html_page(status, message, headers=None):
 
 def error_body(status, message=None, errors=None):
     """The one error format as a dict; also what nginx answers with for the errors it makes itself (deploy/)."""
+    # `errors` on every error (API.md promises it), empty when no field is to blame: a client reads
+    # body.errors[field] without first asking whether the member exists.
     body = {
         "code": status,
         "status": HTTPStatus(status).phrase,
         "message": message or MESSAGES.get(status, HTTPStatus(status).phrase),
+        "errors": errors or {},
     }
-    if errors:
-        body["errors"] = errors
     request_id = context.request_id.get()
     if request_id:
         body["request_id"] = request_id

@@ -25,7 +25,12 @@ migrate = Migrate()
 
 
 class ErrorSchema(_SmorestErrorSchema):
-    """The one error format as the OpenAPI documents it (app/errors.py builds it)."""
+    """The one error format as the OpenAPI documents it (app/errors.py builds it): code, status, message and
+    errors on every error, so the fuzzer's schema check proves each one carries them."""
+    code = ma.fields.Integer(required=True, metadata={"description": "HTTP status code"})
+    status = ma.fields.String(required=True, metadata={"description": "HTTP status phrase"})
+    message = ma.fields.String(required=True, metadata={"description": "中文说明"})
+    errors = ma.fields.Dict(required=True, metadata={"description": "Field errors by field name; empty if none"})
     request_id = ma.fields.String(metadata={"description": "The response's X-Request-ID"})
 
 

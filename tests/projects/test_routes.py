@@ -37,7 +37,7 @@ def test_no_plan_yet_is_a_404_in_the_error_format(client):
     response = client.get("/api/v1/plans/current")
     assert response.status_code == 404
     body = response.get_json()
-    assert body == {"code": 404, "status": "Not Found", "message": "尚未导入民生实事计划。",
+    assert body == {"code": 404, "status": "Not Found", "message": "尚未导入民生实事计划。", "errors": {},
                     "request_id": response.headers["X-Request-ID"]}
 
 
