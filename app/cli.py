@@ -35,6 +35,26 @@ def plan_import(path, dry_run):
     click.echo(("（试运行）" if dry_run else "") + ("导入完成。" if report.changed else "无变化。") + report.summary())
 
 
+@plan_group.command("current", help="把某个计划设为当前计划（小程序默认展示、统计与看板的默认）")
+@click.argument("plan_id", type=click.IntRange(1, 2**31 - 1))
+def plan_current(plan_id):
+    from app.projects.plans import make_current
+
+    try:
+        plan = make_current(plan_id)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"当前计划：{plan.year} 年 {plan.title}（id {plan.id}）")
+
+
+@plan_group.command("list", help="列出所有计划")
+def plan_list():
+    from app.projects.service import list_plans
+
+    for item in list_plans()["items"]:
+        click.echo(f"{item['id']}\t{item['year']}\t{item['title']}{'（当前）' if item['is_current'] else ''}")
+
+
 @click.group("calendar", help="工作日历：国务院每年的放假安排")
 def calendar_group():
     pass

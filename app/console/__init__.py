@@ -29,7 +29,7 @@ def _nav_items(staff):
     items += [("console.updates", "进度更新"), ("console.rectifications", "差评整改"),
               ("console.dashboard", "数据看板")]
     if staff.role == "admin":
-        items.append(("console.accounts", "账号管理"))
+        items += [("console.plans", "年度计划"), ("console.accounts", "账号管理")]
     return items
 
 
@@ -43,7 +43,7 @@ NAV_GROUPS = {
 def init_app(app):
     # Importing the view modules registers their routes on the blueprint.
     from app.console import (security, uploads, views_accounts, views_auth, views_complaints,  # noqa: F401
-                             views_dashboard, views_progress)
+                             views_dashboard, views_plans, views_progress)
     from app.console.web import bp, csrf_token, current_staff
 
     # On the app, not the blueprint: a blueprint object is shared by every app built in this process.

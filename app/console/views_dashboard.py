@@ -4,6 +4,7 @@ from datetime import date
 
 from flask import flash, render_template, request, url_for
 
+from app.common.schemas import MAX_ID
 from app.common.timeutil import local_today
 from app.console import charts
 from app.console.web import bp, current_staff, login_required
@@ -11,7 +12,7 @@ from app.errors import Invalid, NotFound
 from app.feedback.calendars import next_year_warning
 from app.feedback.service import staff_stats
 from app.projects.progress import elapsed_share
-from app.projects.service import plan_overview
+from app.projects.service import list_plans, plan_overview
 
 STATUS_PARTS = (("已完成", "completed"), ("推进中", "in_progress"), ("滞后", "behind"), ("未开工", "not_started"))
 RATE_SERIES = (("响应率", "rate1"), ("解决率", "rate2"), ("满意率", "rate3"))
@@ -25,8 +26,8 @@ def _label(item):
     return f'{item["code"]} {item["title"]}'
 
 
-def project_part():
-    plan = plan_overview()
+def project_part(plan_id=None):
+    plan = plan_overview(plan_id)
     items = [p for c in plan["categories"] for p in c["projects"]]
     share = elapsed_share(date.fromisoformat(plan["start_date"]), date.fromisoformat(plan["end_date"]),
                           local_today())
@@ -40,8 +41,18 @@ def project_part():
     )
     status_chart = charts.stacked_share([(name, counts[css], css) for name, css in STATUS_PARTS],
                                         label="项目状态分布")
-    return {"plan": plan, "items": items, "elapsed_share": share, "counts": counts,
+    return {"plan": plan, "plans": list_plans()["items"], "items": items, "elapsed_share": share, "counts": counts,
             "progress_chart": progress_chart, "status_chart": status_chart}
+
+
+def plan_arg():
+    """?plan_id=: a plan other than the current one (last year's, next year's before the switch)."""
+    value = request.args.get("plan_id", "").strip()
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ID):
+        raise Invalid("plan_id 应为计划编号。", errors={"plan_id": ["应为计划编号。"]})
+    return int(value)
 
 
 def _date_arg(name):
@@ -80,9 +91,12 @@ def dashboard():
     staff = current_staff()
     # The office and the administrator can act on a missing year schedule; the units cannot.
     warnings = [w for w in [next_year_warning()] if w] if staff.is_office else []
+    plan_id = plan_arg()
     try:
-        part = project_part()
+        part = project_part(plan_id)
     except NotFound as error:
+        if plan_id is not None:
+            raise
         # A fresh installation before `flask plan import`: say so instead of an error page.
         return render_template("console/dashboard.html", no_plan=error.message, warnings=warnings)
     return render_template("console/dashboard.html", **part, **stats_part(staff), warnings=warnings)

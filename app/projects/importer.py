@@ -256,10 +256,10 @@ class _Importer:
             for p_position, proj_in in enumerate(cat_in["projects"], start=1):
                 self.project(plan, category, proj_in, position * 100 + p_position)
 
-        # The first plan imported, or the newest year, is what the mini-program shows.
-        newest = db.session.execute(db.select(Plan).order_by(Plan.year.desc(), Plan.id.desc())).scalars().first()
-        for other in db.session.execute(db.select(Plan)).scalars():
-            _set(other, "is_current", other.id == newest.id, self.touched)
+        # The first plan imported is what the mini-program shows; next year's plan is imported beside it and
+        # waits until the administrator makes it current (`flask plan current ID`, or the console).
+        if not db.session.execute(db.select(Plan.id).where(Plan.is_current.is_(True))).first():
+            _set(plan, "is_current", True, self.touched)
         self.report.changed_objects = len(self.touched)
         return self.report
 

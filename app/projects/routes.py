@@ -8,6 +8,24 @@ from app.projects import schemas, service
 blp = Blueprint("projects", __name__, url_prefix="/api/v1", description="民生实事计划与进度（公开）")
 
 
+@blp.route("/plans")
+class Plans(MethodView):
+    @cached_response("plans")
+    @blp.response(200, schemas.PlanListSchema)
+    def get(self):
+        """所有年度计划，新的在前；is_current 为小程序默认展示的计划"""
+        return service.list_plans()
+
+
+@blp.route("/plans/<int:plan_id>")
+class PlanDetail(MethodView):
+    @cached_response("plan")
+    @blp.response(200, schemas.PlanSchema)
+    def get(self, plan_id):
+        """任一年度计划：类别及其项目（往年计划仍可查看；项目的进展与变更见 /projects/{id}/…）"""
+        return service.plan_overview(plan_id)
+
+
 @blp.route("/plans/current")
 class CurrentPlan(MethodView):
     @cached_response("plan")

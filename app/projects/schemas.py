@@ -1,7 +1,7 @@
 """Wire shapes of the public catalogue (documented in the OpenAPI)."""
 from marshmallow import Schema, fields, validate
 
-from app.common.schemas import DecimalString, PageArgs, page_of
+from app.common.schemas import DecimalString, Id, PageArgs, page_of
 
 
 class RefSchema(Schema):
@@ -122,17 +122,36 @@ class CategorySchema(Schema):
     projects = fields.List(fields.Nested(ProjectSummarySchema))
 
 
+class PlanBriefSchema(Schema):
+    id = fields.Integer()
+    year = fields.Integer()
+    region = fields.String()
+    title = fields.String()
+    is_current = fields.Boolean(metadata={"description": "小程序默认展示的计划"})
+    start_date = fields.String()
+    end_date = fields.String()
+
+
+class PlanListSchema(Schema):
+    items = fields.List(fields.Nested(PlanBriefSchema))
+
+
 class PlanSchema(Schema):
     id = fields.Integer()
     year = fields.Integer()
     region = fields.String()
     title = fields.String()
+    is_current = fields.Boolean()
     description = fields.String()
     start_date = fields.String()
     end_date = fields.String()
     townships = fields.List(fields.String())
     task_force = fields.Dict()
     categories = fields.List(fields.Nested(CategorySchema))
+
+
+class PlanArgs(Schema):
+    plan_id = Id(metadata={"description": "计划 id；默认为当前计划"})
 
 
 class ProjectFilterArgs(PageArgs):

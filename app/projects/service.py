@@ -38,6 +38,24 @@ def current_plan():
     return plan
 
 
+def get_plan(plan_id=None):
+    """The plan `plan_id`, or the current one when it is None; NotFound in Chinese otherwise."""
+    if plan_id is None:
+        return current_plan()
+    plan = db.session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFound("计划不存在。")
+    return plan
+
+
+def list_plans():
+    """Every plan, newest year first (what GET /api/v1/plans returns)."""
+    plans = db.session.execute(db.select(Plan).order_by(Plan.year.desc(), Plan.id.desc())).scalars()
+    return {"items": [{"id": p.id, "year": p.year, "region": p.region, "title": p.title,
+                       "is_current": p.is_current, "start_date": isoformat_local(p.start_date),
+                       "end_date": isoformat_local(p.end_date)} for p in plans]}
+
+
 def current_plan_id():
     """The current plan's id, cached with the public reads: a cached list then costs no database query."""
     plan_id = cached_read("current_plan", {}, lambda: current_plan().id)
@@ -115,8 +133,9 @@ def _base_query(plan_id):
     )
 
 
-def plan_overview():
-    plan = current_plan()
+def plan_overview(plan_id=None):
+    """The plan `plan_id` (default: the current one) with its categories and their public items."""
+    plan = get_plan(plan_id)
 
     def compute():
         projects = db.session.execute(_base_query(plan.id)).unique().scalars().all()
@@ -129,6 +148,7 @@ def plan_overview():
             "year": plan.year,
             "region": plan.region,
             "title": plan.title,
+            "is_current": plan.is_current,
             "description": plan.description,
             "start_date": isoformat_local(plan.start_date),
             "end_date": isoformat_local(plan.end_date),
