@@ -6,6 +6,7 @@ from redis.retry import Retry
 from flask import current_app
 from flask_migrate import Migrate
 import marshmallow as ma
+from apispec import BasePlugin
 from flask_smorest import Api
 from flask_smorest.error_handler import ErrorSchema as _SmorestErrorSchema
 from flask_sqlalchemy import SQLAlchemy
@@ -38,7 +39,18 @@ class DocumentedApi(Api):
     ERROR_SCHEMA = ErrorSchema
 
 
-api = DocumentedApi()
+class OperationIdPlugin(BasePlugin):
+    """An operationId on every operation, from its endpoint and method (e.g. get_feedback_MyComplaint), so that
+    client generators name their functions after it; stable as long as the view keeps its name."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        rule = kwargs.get("rule")
+        for method, operation in (operations or {}).items():
+            if rule is not None:
+                operation.setdefault("operationId", f"{method}_{rule.endpoint.replace('.', '_')}")
+
+
+api = DocumentedApi(spec_kwargs={"extra_plugins": [OperationIdPlugin()]})
 
 # One in-process server for the embedded default, shared by every thread of the process (and by the
 # in-process job runner), so the stand-in behaves like one Redis.

@@ -109,6 +109,8 @@ class BaseConfig:
         self.WECHAT_TEMPLATES = _json("WECHAT_TEMPLATES")
         # Where WeChat's media check fetches uploaded images from (our public https origin).
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL")
+        # How long a private image's signed URL (for `<image src>`, which sends no token) stays valid, at least.
+        self.IMAGE_URL_TTL_SECONDS = _int("IMAGE_URL_TTL_SECONDS", 900)
         self.WECHAT_CALLBACK_MAX_AGE = _int("WECHAT_CALLBACK_MAX_AGE", 300)
         self.NOTIFY_BATCH_SIZE = _int("NOTIFY_BATCH_SIZE", 200)
         self.NOTIFY_CONCURRENCY = _int("NOTIFY_CONCURRENCY", 64)

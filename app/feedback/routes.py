@@ -6,6 +6,7 @@ from app.auth import current_resident, resident_required
 from app.cache import cached_response
 from app.common.schemas import PageArgs
 from app.feedback import schemas, service
+from app.media.routes import images_signed_for, resident_viewer
 
 blp = Blueprint("feedback", __name__, url_prefix="/api/v1",
                 description="满意度评价、诉求提交与跟踪（居民），公开统计")
@@ -65,6 +66,7 @@ class MyComplaint(MethodView):
     @blp.doc(security=SECURITY)
     @resident_required
     @blp.response(200, schemas.ResidentComplaintDetailSchema)
+    @images_signed_for(resident_viewer)
     def get(self, complaint_id):
         """我的一条诉求：办理时间线、答复、评价；不是本人的诉求返回 404"""
         return service.get_for_resident(complaint_id, current_resident())
@@ -76,6 +78,7 @@ class MyEvaluation(MethodView):
     @resident_required
     @blp.arguments(schemas.EvaluationIn)
     @blp.response(200, schemas.ResidentComplaintDetailSchema)
+    @images_signed_for(resident_viewer)
     def post(self, body, complaint_id):
         """评价办理结果（答复后评价期内）；评价后办结"""
         return service.evaluate(complaint_id, current_resident(), body["level"], body["resolved"],
@@ -88,6 +91,7 @@ class MyReopen(MethodView):
     @resident_required
     @blp.arguments(schemas.ReasonIn)
     @blp.response(200, schemas.ResidentComplaintDetailSchema)
+    @images_signed_for(resident_viewer)
     def post(self, body, complaint_id):
         """申请重办（评价期内，对办理结果不满意）：原牵头单位重新办理"""
         return service.reopen(complaint_id, current_resident(), body["reason"])

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from app.auth import current_staff, staff_required
 from app.feedback import schemas, service
+from app.media.routes import images_signed_for, staff_viewer
 
 blp = Blueprint("staff_feedback", __name__, url_prefix="/api/v1/staff",
                 description="诉求办理、差评整改、超期清单与统计（工作人员）")
@@ -35,6 +36,7 @@ class StaffComplaint(MethodView):
     @blp.doc(security=SECURITY)
     @staff_required()
     @blp.response(200, schemas.StaffComplaintDetailSchema)
+    @images_signed_for(staff_viewer)
     def get(self, complaint_id):
         """诉求详情：完整时间线、各轮办理记录；联系电话只显示掩码；非本单位诉求返回 404"""
         return service.get_for_staff(complaint_id, current_staff())
@@ -56,6 +58,7 @@ class Sign(MethodView):
     @blp.doc(security=SECURITY)
     @staff_required(*UNITS)
     @blp.response(200, schemas.StaffComplaintDetailSchema)
+    @images_signed_for(staff_viewer)
     def post(self, complaint_id):
         """签收（牵头单位）"""
         return service.sign(complaint_id, current_staff())
@@ -67,6 +70,7 @@ class Reply(MethodView):
     @staff_required(*UNITS)
     @blp.arguments(schemas.ReplyIn)
     @blp.response(200, schemas.StaffComplaintDetailSchema)
+    @images_signed_for(staff_viewer)
     def post(self, body, complaint_id):
         """答复（牵头单位，须先签收）：通知居民并开启评价期"""
         return service.reply(complaint_id, current_staff(), body["content"], body["image_ids"])
@@ -78,6 +82,7 @@ class ReturnRequest(MethodView):
     @staff_required(*UNITS)
     @blp.arguments(schemas.ReasonIn)
     @blp.response(200, schemas.StaffComplaintDetailSchema)
+    @images_signed_for(staff_viewer)
     def post(self, body, complaint_id):
         """退单申请（牵头单位）：由专班办公室改派或驳回"""
         return service.request_return(complaint_id, current_staff(), body["reason"])
@@ -89,6 +94,7 @@ class ExtensionRequest(MethodView):
     @staff_required(*UNITS)
     @blp.arguments(schemas.ExtensionIn)
     @blp.response(200, schemas.StaffComplaintDetailSchema)
+    @images_signed_for(staff_viewer)
     def post(self, body, complaint_id):
         """延期申请（牵头单位，签收后）：由专班办公室审核"""
         return service.request_extension(complaint_id, current_staff(), body["working_days"], body["reason"])
@@ -100,6 +106,7 @@ class Assign(MethodView):
     @staff_required(*OFFICE)
     @blp.arguments(schemas.AssignIn)
     @blp.response(200, schemas.StaffComplaintDetailSchema)
+    @images_signed_for(staff_viewer)
     def post(self, body, complaint_id):
         """派单、改派（专班办公室）；退单审核中派给其他单位即同意退单，派回原单位即驳回退单"""
         return service.assign(complaint_id, current_staff(), body["unit_id"], body["co_unit_ids"],
@@ -112,6 +119,7 @@ class ExtensionDecision(MethodView):
     @staff_required(*OFFICE)
     @blp.arguments(schemas.ExtensionDecisionIn)
     @blp.response(200, schemas.StaffComplaintDetailSchema)
+    @images_signed_for(staff_viewer)
     def post(self, body, complaint_id):
         """审核延期申请（专班办公室）：同意则答复时限顺延所申请的工作日"""
         return service.decide_extension(complaint_id, current_staff(), body["approve"], body.get("note"))
@@ -123,6 +131,7 @@ class Urge(MethodView):
     @staff_required(*OFFICE)
     @blp.arguments(schemas.UrgeIn)
     @blp.response(200, schemas.StaffComplaintDetailSchema)
+    @images_signed_for(staff_viewer)
     def post(self, body, complaint_id):
         """督办（专班办公室）"""
         return service.urge(complaint_id, current_staff(), body["note"])
@@ -134,6 +143,7 @@ class Merge(MethodView):
     @staff_required(*OFFICE)
     @blp.arguments(schemas.MergeIn)
     @blp.response(200, schemas.StaffComplaintDetailSchema)
+    @images_signed_for(staff_viewer)
     def post(self, body, complaint_id):
         """并单（专班办公室）：重复诉求并入主诉求，提交人可看到主诉求的答复"""
         return service.merge(complaint_id, current_staff(), body["into_id"])

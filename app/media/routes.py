@@ -1,8 +1,11 @@
+import functools
+
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth import load_resident, load_staff
+from app.auth import current_resident, current_staff, load_resident, load_staff
+from app.common.timeutil import utcnow
 from app.errors import Unauthorized
 from app.media import schemas, service
 
@@ -21,6 +24,29 @@ def _viewer():
         staff = load_staff()
         return service.Viewer("staff", staff.id, staff.role)
     return service.Viewer("resident", resident.id)
+
+
+def images_signed_for(viewer_of):
+    """Decorator for views whose answer shows private images: every `images` list in it is signed for the viewer
+    `viewer_of()` names (the logged-in resident or staff member), so `<image src>` can load them."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            return service.sign_images(view(*args, **kwargs), viewer_of())
+
+        return wrapper
+
+    return decorator
+
+
+def resident_viewer():
+    return service.Viewer("resident", current_resident().id)
+
+
+def staff_viewer():
+    staff = current_staff()
+    return service.Viewer("staff", staff.id, staff.role)
 
 
 def _image_response(data, content_type, etag, cache):
@@ -51,13 +77,26 @@ class Uploads(MethodView):
 
 
 @blp.route("/uploads/<int:upload_id>", methods=["GET"])
+@blp.arguments(schemas.ImageArgs, location="query")
 @blp.response(200, content_type="image/*")
+@blp.alt_response(401, description="签名地址已过期")
 @blp.alt_response(404, description="图片不存在或无权查看")
 @blp.doc(security=[{}, *BEARER])
-def image(upload_id):
-    """图片内容：已发布进展的图片公开；诉求图片只对上传者、办理该诉求的单位和专班办公室可见；答复图片另对该诉求的居民可见；未通过审核的只对专班办公室可见"""
-    data, content_type, etag = service.read_image(upload_id, _viewer())
-    return _image_response(data, content_type, etag, "private, max-age=300")
+def image(args, upload_id):
+    """图片内容：已发布进展的图片公开（可缓存）；诉求图片只对上传者、办理该诉求的单位和专班办公室可见；答复图片另对该诉求的居民可见；未通过审核的只对专班办公室可见。
+
+    接口返回的私有图片地址带签名参数 `t`（对该查看者、短时有效，见 `url_expires_at`），`<image src>` 无需 Authorization 头。
+    """
+    # A bearer token, when sent, says who is asking now; the signature stands in for it where none can be sent.
+    if args.get("t") and not request.headers.get("Authorization"):
+        viewer, left = service.signed_viewer(upload_id, args["t"], utcnow())
+        data, content_type, etag = service.read_image(upload_id, viewer)
+        return _image_response(data, content_type, etag, f"private, max-age={min(left, 300)}")
+    viewer = _viewer()
+    data, content_type, etag = service.read_image(upload_id, viewer)
+    # Public only when anyone may see it, whoever asked: a cache must never keep a private image.
+    cache = "public, max-age=86400" if service.is_public(upload_id) else "private, max-age=300"
+    return _image_response(data, content_type, etag, cache)
 
 
 @blp.route("/uploads/source/<token>/<name>", methods=["GET"])

@@ -16,3 +16,8 @@ class UploadOut(ImageSchema):
     check_status = fields.String(metadata={
         "enum": list(CHECK_STATUSES),
         "description": "微信内容安全审核：pending 审核中，passed 通过，review 人工复核，blocked 未通过"})
+
+
+class ImageArgs(Schema):
+    t = fields.String(metadata={"description": "私有图片的签名（由接口返回的地址自带）"})
+

@@ -15,16 +15,17 @@ from urllib.parse import quote
 
 import redis
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from PIL import Image, ImageOps
 
 from app import jobs
 from app.accounts.service import audit
 from app.common.timeutil import utcnow
-from app.errors import Invalid, NotFound, PayloadTooLarge
+from app.errors import Invalid, NotFound, PayloadTooLarge, Unauthorized
 from app.extensions import db, redis_store
 from app.media.models import Upload
+from app.media import urls
 from app.media.storage import get_storage
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,30 @@ class Viewer:
         return self.kind == "staff" and self.role in OFFICE_ROLES
 
 
-def image_refs(ids):
-    # Blocked images are filtered by the media route itself, so a stale cached list cannot leak one.
-    return [{"id": i, "url": url_for("media.image", upload_id=i)} for i in ids]
+def image_refs(ids, viewer=None, now=None):
+    """{id, url} per image: the public, cacheable URL; for a viewer, URLs signed for them (private images).
+
+    Blocked images are filtered by the media route itself, so a stale cached list cannot leak one."""
+    if viewer is not None:
+        now = now or utcnow()
+        return [urls.signed_ref(i, viewer, now) for i in ids]
+    return [{"id": i, "url": urls.public_url(i)} for i in ids]
+
+
+def sign_images(payload, viewer, now=None):
+    """The payload with every `images` list (at any depth) re-signed for this viewer: the private images of a
+    ticket and its replies, as served to the one person the response is for."""
+    now = now or utcnow()
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            if key == "images" and isinstance(value, list):
+                payload[key] = image_refs([ref["id"] for ref in value], viewer, now)
+            else:
+                sign_images(value, viewer, now)
+    elif isinstance(payload, list):
+        for value in payload:
+            sign_images(value, viewer, now)
+    return payload
 
 
 def claim_images(image_ids, owner_type, owner_id):
@@ -132,7 +154,7 @@ def create_upload(owner, filename, data):
     existing = db.session.execute(db.select(Upload).filter_by(
         owner_type=owner.kind, owner_id=owner.id, sha256=digest).order_by(Upload.id).limit(1)).scalar()
     if existing is not None:
-        return upload_json(existing)
+        return upload_json(existing, owner)
     content_type, ext, _ = FORMATS[fmt]
     now = utcnow()
     key = f"{now:%Y/%m}/{uuid.uuid4().hex}.{ext}"
@@ -151,13 +173,13 @@ def create_upload(owner, filename, data):
         raise
     if upload.check_status == "pending":
         jobs.enqueue("app.media.jobs.submit_media_check", upload.id)
-    return upload_json(upload)
+    return upload_json(upload, owner)
 
 
-def upload_json(upload):
-    return {"id": upload.id, "url": url_for("media.image", upload_id=upload.id), "content_type":
-            upload.content_type, "width": upload.width, "height": upload.height,
-            "check_status": upload.check_status}
+def upload_json(upload, viewer):
+    """The stored image as its uploader sees it: a URL signed for them (nobody else may see it yet)."""
+    return {**urls.signed_ref(upload.id, viewer, utcnow()), "content_type": upload.content_type,
+            "width": upload.width, "height": upload.height, "check_status": upload.check_status}
 
 
 def can_view(upload, viewer):
@@ -208,6 +230,33 @@ def read_image(upload_id, viewer):
     if upload is None or not can_view(upload, viewer):
         raise NotFound("图片不存在。")
     return get_storage().read(upload.storage_key), upload.content_type, upload.sha256
+
+
+def is_public(upload_id):
+    """Whether anyone at all may see the image (then it is served cacheable by any cache)."""
+    upload = db.session.get(Upload, upload_id)
+    return upload is not None and can_view(upload, None)
+
+
+def signed_viewer(upload_id, token, now):
+    """(Viewer, seconds left) a signed image URL speaks for: as that viewer is now (a staff member's current
+    role; a disabled account or a deleted resident names nobody); 404 for a forged one, 401 once expired."""
+    from app.accounts.models import Resident, StaffUser
+
+    try:
+        kind, viewer_id, left = urls.read_signed(token, upload_id, now)
+    except urls.ExpiredLink:
+        raise Unauthorized("图片链接已过期，请刷新页面。") from None
+    except BadSignature:
+        raise NotFound("图片不存在。") from None
+    if kind == "staff":
+        staff = db.session.get(StaffUser, viewer_id)
+        if staff is None or not staff.active:
+            raise NotFound("图片不存在。")
+        return Viewer("staff", staff.id, staff.role), left
+    if db.session.get(Resident, viewer_id) is None:
+        raise NotFound("图片不存在。")
+    return Viewer("resident", viewer_id), left
 
 
 def _check_serializer():

@@ -1,7 +1,8 @@
 """The WeChat API as the double answers it: one function per endpoint, `handler(state, call) -> JSON answer`,
 served from the ROUTES table; the /__double__/ control API from CONTROLS; `dispatch` picks between them.
 
-Conventions of the answers: login code X -> openid "o_X" (used twice 40163, "bad..." 40029, "risky..." 40226);
+Conventions of the answers: login code X -> openid "o_X", "X~N" -> "o_X" too (that user's next login) (used twice
+40163, "bad..." 40029, "risky..." 40226);
 text with 违规 -> risky, 待审 -> review; media URL with "risky"/"review" likewise; phone code X -> "138" and
 eight digits from sha256(X); subscribe sends check template ids, field limits and one-time quota.
 """
@@ -96,7 +97,9 @@ def jscode2session(state, call):
             raise WeChatError(40163, "code been used")
         state.used_codes.add(code)
     session_key = base64.b64encode(hashlib.sha256(b"session:" + code.encode()).digest()[:16]).decode()
-    return {"openid": "o_" + code, "session_key": session_key, "unionid": "u_" + code}
+    # "X~N": the same user X logging in again (wx.login hands out a fresh code each time, same openid).
+    user = code.split("~", 1)[0]
+    return {"openid": "o_" + user, "session_key": session_key, "unionid": "u_" + user}
 
 def subscribe_send(state, call):
     _require_token(state, call)

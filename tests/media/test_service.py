@@ -45,4 +45,6 @@ def test_a_blocked_image_is_422(app):
 
 def test_image_refs_point_at_the_image_route(app):
     with app.test_request_context():
-        assert image_refs([3, 4]) == [{"id": 3, "url": "/api/v1/uploads/3"}, {"id": 4, "url": "/api/v1/uploads/4"}]
+        base = app.config["PUBLIC_BASE_URL"]
+        assert image_refs([3, 4]) == [{"id": 3, "url": f"{base}/api/v1/uploads/3"},
+                                      {"id": 4, "url": f"{base}/api/v1/uploads/4"}]

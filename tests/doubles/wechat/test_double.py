@@ -161,6 +161,13 @@ def test_code_to_session_rejections(client, code, errcode):
     assert errcode_of(lambda: client.wxa.code_to_session(code)) == errcode
 
 
+def test_a_users_next_login_has_a_fresh_code_and_the_same_openid(client):
+    first, again = client.wxa.code_to_session("alice~1"), client.wxa.code_to_session("alice~2")
+    assert first["openid"] == again["openid"] == "o_alice"
+    assert first["session_key"] != again["session_key"]
+    assert errcode_of(lambda: client.wxa.code_to_session("alice~2")) == 40163
+
+
 def test_code_used_twice_is_40163(client):
     client.wxa.code_to_session("once")
     assert errcode_of(lambda: client.wxa.code_to_session("once")) == 40163
