@@ -66,11 +66,13 @@ def create_app(config=None):
         api.register_blueprint(importlib.import_module(name).blp)
 
     from app import cache, docs, jobs, progress, wechat
+    from app.ops import backup as ops_backup
     from app.ops import deploy as ops_deploy
     from app.ops import routes as ops_routes
 
     ops_routes.init_app(app)
     ops_deploy.init_app(app)
+    ops_backup.init_app(app)
     # Cached public responses are answered in front of Flask (app.cache.CacheFastPath).
     cache.init_app(app)
     jobs.init_app(app)
