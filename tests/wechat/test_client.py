@@ -1,4 +1,5 @@
 """The app's wechatpy client against the double: one token refresher at a time, bounded retry, timeouts."""
+import socket
 import threading
 import time
 
@@ -120,3 +121,29 @@ def test_a_keep_alive_connection_the_server_dropped_is_replaced_before_the_call(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_before_send_runs_once_connected_and_right_before_the_request(app, wechat):
+    """The outbox journals a send in `before_send`; it must run once per call, after the connection is up (a
+    refused connection sends nothing, so it must not be journalled as sent) and before the request is written."""
+    client = process_client(wechat)
+    token = client.access_token
+    order = []
+
+    def before_send():
+        order.append(("hook", len(wechat.calls("wxa/msg_sec_check"))))
+
+    data = {"openid": "o", "scene": 1, "version": 2, "content": "x"}
+    for _ in range(3):  # a new connection, then the pooled one
+        client.post("wxa/msg_sec_check", api_base_url=client.wxa.API_BASE_URL, data=data, access_token=token,
+                    before_send=before_send)
+    assert order == [("hook", 0), ("hook", 1), ("hook", 2)]
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    refused = AppWeChatClient("wxa", "s", f"http://127.0.0.1:{port}/", timeout=1, pool_size=4,
+                              redis_client=redis_store.client, key_prefix=redis_store.prefix)
+    with pytest.raises(requests.ConnectionError):
+        refused.post("message/subscribe/send", data={"touser": "o1"}, access_token="t", before_send=before_send)
+    assert len(order) == 3
