@@ -62,12 +62,12 @@ def _date_arg(name):
         return None
 
 
-def stats_part(staff):
+def stats_part(staff, plan_id=None):
     try:
-        stats = staff_stats(staff, _date_arg("from"), _date_arg("to"))
+        stats = staff_stats(staff, _date_arg("from"), _date_arg("to"), plan_id=plan_id)
     except Invalid as error:
         flash(error.message, "error")
-        stats = staff_stats(staff)
+        stats = staff_stats(staff, plan_id=plan_id)
     # The chart shows the units that had tickets in the period; the table below lists every lead unit.
     active = [u for u in stats["units"] if u["assigned"]]
     rates_chart = charts.grouped_rates(
@@ -99,4 +99,4 @@ def dashboard():
             raise
         # A fresh installation before `flask plan import`: say so instead of an error page.
         return render_template("console/dashboard.html", no_plan=error.message, warnings=warnings)
-    return render_template("console/dashboard.html", **part, **stats_part(staff), warnings=warnings)
+    return render_template("console/dashboard.html", **part, **stats_part(staff, plan_id), warnings=warnings)

@@ -105,4 +105,4 @@ class PublicStats(MethodView):
     @blp.response(200, schemas.PublicStatsSchema)
     def get(self, args):
         """公开统计：各项目进度与满意度，各单位响应率、解决率、满意率与超期数"""
-        return service.public_stats(args.get("date_from"), args.get("date_to"))
+        return service.public_stats(args.get("date_from"), args.get("date_to"), plan_id=args.get("plan_id"))

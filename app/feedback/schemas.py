@@ -353,6 +353,7 @@ class StatsArgs(Schema):
                             metadata={"description": "开始日期（含），默认为当前计划年度起"})
     date_to = fields.Date(data_key="to", validate=STATS_DATES,
                           metadata={"description": "结束日期（含），默认为当前计划年度止"})
+    plan_id = Id(metadata={"description": "计划 id，默认为当前计划：其项目，其年度为默认期间"})
 
 
 class RatesSchema(Schema):
@@ -386,7 +387,15 @@ class ProjectStatsSchema(ProjectBriefSchema):
     complaints = fields.Integer(metadata={"description": "期间内涉及该项目的诉求数（仅工作人员统计）"})
 
 
+class StatsPlanSchema(Schema):
+    id = fields.Integer()
+    year = fields.Integer()
+    title = fields.String()
+    is_current = fields.Boolean()
+
+
 class PublicStatsSchema(Schema):
+    plan = fields.Nested(StatsPlanSchema, allow_none=True, metadata={"description": "统计所属计划；尚无计划时为 null"})
     date_from = fields.String(data_key="from", attribute="from")
     date_to = fields.String(data_key="to", attribute="to")
     projects = fields.List(fields.Nested(ProjectStatsSchema))

@@ -192,7 +192,8 @@ class StaffStats(MethodView):
     @blp.response(200, schemas.StaffStatsSchema)
     def get(self, args):
         """统计看板：各单位三率、超期数、平均办理用时，各项目满意度，超期清单（单位只看本单位）"""
-        return service.staff_stats(current_staff(), args.get("date_from"), args.get("date_to"))
+        return service.staff_stats(current_staff(), args.get("date_from"), args.get("date_to"),
+                                   plan_id=args.get("plan_id"))
 
 
 @blp.route("/exports/complaints.xlsx")

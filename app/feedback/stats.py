@@ -28,7 +28,7 @@ from app.common.timeutil import local_midnight, to_local
 from app.errors import NotFound
 from app.extensions import db
 from app.feedback.models import BAD_LEVELS, ComplaintAssignment, ComplaintDayCount, UnitDayRates, note_counts
-from app.projects.models import ProjectUnit
+from app.projects.models import Project, ProjectUnit
 from app.projects.service import plan_overview, rating_counts
 
 A = ComplaintAssignment
@@ -103,7 +103,7 @@ def local_bounds(date_from, date_to):
     return local_midnight(date_from), local_midnight(date_to + timedelta(days=1))
 
 
-def unit_rates(date_from, date_to, now, unit_id=None):
+def unit_rates(date_from, date_to, now, unit_id=None, plan_id=None):
     """Per unit (every lead unit of a project is listed, with null rates when there was nothing to divide by)
     and over them all: the 三率, overdue and reopen counts and the average handling time, over the assignments
     made from `date_from` to `date_to` (local dates, inclusive).
@@ -130,7 +130,11 @@ def unit_rates(date_from, date_to, now, unit_id=None):
     ).all()
     for late_unit, late in late_now:
         by_unit.setdefault(late_unit, dict.fromkeys(COUNTS, 0))["overdue"] += late
+    # Every lead unit of the plan's items is listed (of every plan's without one). The counts are those of the
+    # period: plans are yearly, so the plan's period (the default) holds its tickets.
     leads = db.select(ProjectUnit.unit_id)
+    if plan_id is not None:
+        leads = leads.join(Project, Project.id == ProjectUnit.project_id).where(Project.plan_id == plan_id)
     units = db.session.execute(
         db.select(Unit).where(sa.or_(Unit.id.in_(leads), Unit.id.in_(list(by_unit))))
         .where(Unit.id == unit_id if unit_id is not None else sa.true()).order_by(Unit.id)
@@ -212,13 +216,15 @@ def rebuild_unit_day_rates():
     ))
 
 
-def project_satisfaction(date_from=None, date_to=None):
-    """Per project of the current plan: progress and status (the public summaries), the ratings' average,
+def project_satisfaction(date_from=None, date_to=None, plan_id=None):
+    """Per project of plan `plan_id` (default: the current plan): progress and status (the public summaries), the ratings' average,
     count, share at level ≥ 3 and 差评 count; with a period (local dates, inclusive) also the complaints filed
     about it then — summed from the counts per item and local day, not counted from every complaint."""
     try:
-        overview = plan_overview()
+        overview = plan_overview(plan_id)
     except NotFound:
+        if plan_id is not None:
+            raise
         return []
     ratings = {
         project_id: _RatingRow(sum(levels.values()),

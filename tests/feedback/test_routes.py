@@ -210,7 +210,7 @@ def test_statistics_overdue_list_and_export_over_http(client, api, county):
                       headers=api["office"]).status_code == 422
     assert client.get("/api/v1/staff/stats", headers=api["resident"]).status_code == 401
     public = client.get("/api/v1/stats/public").get_json()
-    assert set(public) == {"from", "to", "projects", "units"}
+    assert set(public) == {"plan", "from", "to", "projects", "units"}
     assert set(public["units"][0]) >= {"unit", "response_rate", "resolution_rate", "satisfaction_rate", "overdue"}
     overdue = client.get("/api/v1/staff/overdue?handled=false", headers=api["office"]).get_json()
     assert overdue == {"items": [], "total": 0, "page": 1, "per_page": 20}

@@ -11,16 +11,31 @@ from app.feedback.service.alerts import overdue_list
 from app.feedback.service.common import resolve_now
 from app.feedback.service.queue import StaffQueue, list_for_staff
 from app.feedback.service.ticket_json import staff_item
-from app.projects.service import current_plan
+from app.projects.service import get_plan
 
 
-def period_asked(date_from, date_to, now):
-    """The local dates (inclusive) asked for; by default the current plan's period, else this year to today."""
+def _plan_or_none(plan_id):
+    """The plan asked for (NotFound if there is no such plan), or the current one, or None before any import."""
+    if plan_id is not None:
+        return get_plan(plan_id)
+    try:
+        return get_plan()
+    except NotFound:
+        return None
+
+
+def _plan_json(plan):
+    return {"id": plan.id, "year": plan.year, "title": plan.title, "is_current": plan.is_current} if plan else None
+
+
+def period_asked(date_from, date_to, now, plan=None):
+    """The local dates (inclusive) asked for; by default the plan's period (the current plan's when no plan is
+    given), else this year to today."""
     if date_from is None or date_to is None:
-        try:
-            plan = current_plan()
+        plan = plan or _plan_or_none(None)
+        if plan is not None:
             default_from, default_to = plan.start_date, plan.end_date
-        except NotFound:
+        else:
             today = local_today(now)
             default_from, default_to = today.replace(month=1, day=1), today
         date_from, date_to = date_from or default_from, date_to or default_to
@@ -29,32 +44,39 @@ def period_asked(date_from, date_to, now):
     return date_from, date_to
 
 
-def public_stats(date_from=None, date_to=None, now=None):
-    """Per project progress and satisfaction; per unit 响应率, 解决率, 满意率 and overdue count. Not cached here:
-    the public route keeps its whole response for STATS_CACHE_TTL (app.cache.cached_response)."""
+def public_stats(date_from=None, date_to=None, now=None, plan_id=None):
+    """Per project of the plan (default: the current one) progress and satisfaction; per unit 响应率, 解决率,
+    满意率 and overdue count over the period (default: the plan's). Not cached here: the public route keeps its
+    whole response for STATS_CACHE_TTL (app.cache.cached_response)."""
     now = resolve_now(now)
-    date_from, date_to = period_asked(date_from, date_to, now)
+    plan = _plan_or_none(plan_id)
+    date_from, date_to = period_asked(date_from, date_to, now, plan)
     return {
+        "plan": _plan_json(plan),
         "from": date_from.isoformat(),
         "to": date_to.isoformat(),
-        "projects": stats.project_satisfaction(),
-        "units": stats.unit_rates(date_from, date_to, now)[0],
+        "projects": stats.project_satisfaction(plan_id=plan.id) if plan else [],
+        "units": stats.unit_rates(date_from, date_to, now, plan_id=plan.id if plan else None)[0],
     }
 
 
-def staff_stats(staff, date_from=None, date_to=None, now=None):
-    """The dashboard: 三率 per unit (a unit sees its own row), satisfaction and complaints per project,
-    the tickets overdue now and the overdue list entries not yet handled."""
+def staff_stats(staff, date_from=None, date_to=None, now=None, plan_id=None):
+    """The dashboard for a plan (default: the current one): 三率 per unit (a unit sees its own row) over the
+    period (default: the plan's), satisfaction and complaints per project of the plan, the tickets overdue now
+    and the overdue list entries not yet handled."""
     now = resolve_now(now)
-    date_from, date_to = period_asked(date_from, date_to, now)
+    plan = _plan_or_none(plan_id)
+    date_from, date_to = period_asked(date_from, date_to, now, plan)
     units, totals = stats.unit_rates(date_from, date_to, now,
-                                     unit_id=None if staff.is_office else staff.unit_id)
+                                     unit_id=None if staff.is_office else staff.unit_id,
+                                     plan_id=plan.id if plan else None)
     return {
+        "plan": _plan_json(plan),
         "from": date_from.isoformat(),
         "to": date_to.isoformat(),
         "units": units,
         "totals": totals,
-        "projects": stats.project_satisfaction(date_from, date_to),
+        "projects": stats.project_satisfaction(date_from, date_to, plan_id=plan.id) if plan else [],
         "overdue_now": list_for_staff(staff, {"overdue": True}, 1, 50, now),
         "overdue_alerts": overdue_list(staff, {"handled": False}, 1, 50),
     }
