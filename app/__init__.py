@@ -28,6 +28,7 @@ MODEL_MODULES = (
 API_BLUEPRINTS = (
     "app.projects.routes",
     "app.accounts.routes",
+    "app.accounts.me_routes",
     "app.media.routes",
     "app.ops.routes",
     "app.wechat.routes",

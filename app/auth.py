@@ -5,6 +5,7 @@ from flask import current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.accounts.models import Resident, StaffUser
+from app.common.timeutil import utcnow
 from app.errors import Forbidden, Unauthorized
 from app.extensions import db
 
@@ -48,12 +49,25 @@ def load_resident():
     return resident
 
 
-def load_staff():
+PASSWORD_CHANGE_FIRST = "请先修改密码（首次登录、管理员重置或密码已过期）：POST /api/v1/staff/me/password。"
+
+
+def load_staff(password_change=False):
+    """The staff member of the bearer token. While their password must change, only a view that says
+    `password_change=True` (the change itself) accepts them: 403 everywhere else."""
     payload = read_token("staff", _bearer())
     staff = db.session.get(StaffUser, payload.get("id"))
     if staff is None or not staff.active or staff.token_version != payload.get("v"):
         raise Unauthorized("账号已停用或登录已失效，请重新登录。")
+    if not password_change and password_change_reason(staff, utcnow()):
+        raise Forbidden(PASSWORD_CHANGE_FIRST)
     return staff
+
+
+def password_change_reason(staff, now):
+    from app.accounts.passwords import change_required
+
+    return change_required(staff, now, current_app.config["PASSWORD_MAX_AGE_DAYS"])
 
 
 def resident_required(view):
@@ -65,13 +79,13 @@ def resident_required(view):
     return wrapper
 
 
-def staff_required(*roles):
+def staff_required(*roles, password_change=False):
     """Require a staff token; with roles, only those roles (403 otherwise)."""
 
     def decorator(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            g.staff = load_staff()
+            g.staff = load_staff(password_change)
             if roles and g.staff.role not in roles:
                 raise Forbidden()
             return view(*args, **kwargs)

@@ -136,6 +136,8 @@ class BaseConfig:
         self.LOGIN_ADDRESS_MAX_FAILURES = _count("LOGIN_ADDRESS_MAX_FAILURES", 30)
         self.LOGIN_ACCOUNT_SLOW_FAILURES = _count("LOGIN_ACCOUNT_SLOW_FAILURES", 20)
         self.WECHAT_LOGIN_PER_MINUTE = _count("WECHAT_LOGIN_PER_MINUTE", 30)
+        # A staff password older than this must be changed at the next login (0 = never expires).
+        self.PASSWORD_MAX_AGE_DAYS = _count("PASSWORD_MAX_AGE_DAYS", 90)
 
         self.PLAN_FILE = _env("PLAN_FILE", str(ROOT / "data" / "plans" / "nanxian_2024.yaml"))
         # 滞后: progress trailing the share of the plan year already elapsed by more than this margin.

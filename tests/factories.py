@@ -24,7 +24,7 @@ def unit(name=None):
 def staff(role="unit_staff", unit_name=None, username=None, password=PASSWORD):
     if role in ("unit_staff", "unit_admin") and unit_name is None:
         unit_name = unit().name
-    return create_staff(username or f"user{next(_seq)}", password, role, unit_name)
+    return create_staff(username or f"user{next(_seq)}", password, role, unit_name, must_change=False)
 
 
 def staff_token(staff_user):

@@ -29,8 +29,10 @@ class StaffUser(TimestampMixin, db.Model):
     role = db.Column(db.String(16), nullable=False)
     unit_id = db.Column(db.Integer, db.ForeignKey("units.id"), index=True)
     active = db.Column(db.Boolean, nullable=False, default=True, server_default=db.true())
-    failed_logins = db.Column(db.Integer, nullable=False, default=0, server_default="0")
-    locked_until = db.Column(db.DateTime(timezone=True))
+    # Login throttling lives in Redis (app/accounts/throttle.py), per account and address.
+    password_changed_at = db.Column(db.DateTime(timezone=True), default=utcnow)
+    # Set for a new account and by an administrator's reset: the next login must change the password first.
+    must_change_password = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
     # Bumped on disable / password change so every token issued before dies.
     token_version = db.Column(db.Integer, nullable=False, default=1, server_default="1")
     last_login_at = db.Column(db.DateTime(timezone=True))
@@ -42,6 +44,16 @@ class StaffUser(TimestampMixin, db.Model):
     @property
     def is_office(self):
         return self.role in ("office", "admin")
+
+
+class PasswordHistory(db.Model):
+    """Earlier password hashes of a staff account, so the last five are not reused (app/accounts/passwords.py)."""
+    __tablename__ = "staff_password_history"
+
+    id = db.Column(db.Integer, primary_key=True)
+    staff_id = db.Column(db.Integer, db.ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False, index=True)
+    password_hash = db.Column(db.String(255), nullable=False)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
 
 
 class Resident(TimestampMixin, db.Model):

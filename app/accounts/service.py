@@ -5,17 +5,15 @@ import secrets
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.accounts import throttle
+from app.accounts import passwords, throttle
 from app.accounts.models import STAFF_ROLES, AuditLog, StaffUser, Unit
-from app.auth import issue_token, token_ttl
+from app.auth import issue_token, password_change_reason, token_ttl
 from app.common import context
 from app.common.timeutil import utcnow
 from app.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.extensions import db
 
 UNIT_ROLES = ("unit_staff", "unit_admin")
-# scrypt is memory-hard; werkzeug salts it per password.
-PASSWORD_METHOD = "scrypt"
 
 
 def audit(actor_type, actor_id, action, target_type=None, target_id=None, detail=None, ip=None):
@@ -25,17 +23,16 @@ def audit(actor_type, actor_id, action, target_type=None, target_id=None, detail
                             target_id=target_id, detail=detail, ip=ip or context.client_ip.get()))
 
 
-def validate_password(password):
-    if len(password or "") < 8:
-        raise Invalid("密码至少 8 位。", errors={"password": ["密码至少 8 位。"]})
-
-
-def create_staff(username, password, role, unit_name=None, display_name=None, actor="cli"):
+def create_staff(username, password, role, unit_name=None, display_name=None, actor="cli", must_change=True,
+                 check_rules=True):
+    """A new account. Its password was chosen by someone else, so by default the first login must change it;
+    `check_rules=False, must_change=False` is for the development accounts of `flask dev seed` only."""
     if role not in STAFF_ROLES:
         raise Invalid(f"角色无效：{role}", errors={"role": [f"可选：{', '.join(STAFF_ROLES)}"]})
-    validate_password(password)
     if not username or len(username) > 64:
         raise Invalid("用户名不能为空，且不超过 64 个字符。", errors={"username": ["用户名无效。"]})
+    if check_rules:
+        passwords.check_rules(password, username)
     unit = None
     if role in UNIT_ROLES:
         if not unit_name:
@@ -46,8 +43,8 @@ def create_staff(username, password, role, unit_name=None, display_name=None, ac
             raise Invalid(f"单位不存在：{unit_name}（请先导入计划）", errors={"unit": ["单位不存在。"]})
     if db.session.execute(db.select(StaffUser.id).filter_by(username=username)).first():
         raise Conflict(f"用户名已存在：{username}")
-    staff = StaffUser(username=username, password_hash=generate_password_hash(password, PASSWORD_METHOD),
-                      role=role, unit=unit, display_name=display_name or username)
+    staff = StaffUser(username=username, role=role, unit=unit, display_name=display_name or username)
+    passwords.set_password(staff, password, utcnow(), must_change)
     db.session.add(staff)
     db.session.flush()
     audit("cli" if actor == "cli" else "staff", None if actor == "cli" else actor, "staff.create", "staff",
@@ -58,7 +55,7 @@ def create_staff(username, password, role, unit_name=None, display_name=None, ac
 
 @functools.cache
 def _dummy_hash():
-    return generate_password_hash(secrets.token_hex(16), PASSWORD_METHOD)
+    return generate_password_hash(secrets.token_hex(16), passwords.METHOD)
 
 
 def authenticate(username, password, ip=None, now=None, policy=None):
@@ -84,13 +81,33 @@ def authenticate(username, password, ip=None, now=None, policy=None):
     return staff
 
 
-def staff_login(username, password, ip=None):
-    staff = authenticate(username, password, ip)
+def staff_login(username, password, ip=None, now=None):
+    """A token; with `password_change_required` when the password must change first (that token opens only
+    POST /api/v1/staff/me/password, app.auth)."""
+    now = now or utcnow()
+    staff = authenticate(username, password, ip, now)
+    reason = password_change_reason(staff, now)
     return {
         "token": issue_token("staff", staff.id, staff.token_version),
         "expires_in": token_ttl("staff"),
         "staff": staff_json(staff),
+        "password_change_required": reason is not None,
+        "password_change_reason": reason,
     }
+
+
+def change_own_password(staff, current_password, new_password, now, ip=None):
+    """The staff member's own change: the current password proves it is them; every other session and token
+    dies (token_version), so the caller signs in again with the new one."""
+    if not check_password_hash(staff.password_hash, current_password or ""):
+        raise Invalid("当前密码不正确。", errors={"current_password": ["当前密码不正确。"]})
+    passwords.check_rules(new_password, staff.username, "new_password")
+    passwords.check_not_reused(staff, new_password, "new_password")
+    passwords.set_password(staff, new_password, now, must_change=False)
+    staff.token_version += 1
+    audit("staff", staff.id, "staff.change_password", "staff", staff.id, ip=ip)
+    db.session.commit()
+    return staff
 
 
 def staff_json(staff):
@@ -127,13 +144,15 @@ def list_staff():
     ).unique().scalars().all()
 
 
-def reset_password(staff_id, password, actor):
-    """Set a new password; every session and token issued before dies, and a lockout is lifted."""
+def reset_password(staff_id, password, actor, now=None):
+    """Set a new password that the account must change at its next login; every session and token issued
+    before dies, and every lock is lifted."""
     staff = db.session.get(StaffUser, staff_id)
     if staff is None:
         raise NotFound("账号不存在。")
-    validate_password(password)
-    staff.password_hash = generate_password_hash(password, PASSWORD_METHOD)
+    passwords.check_rules(password, staff.username)
+    passwords.check_not_reused(staff, password)
+    passwords.set_password(staff, password, now or utcnow(), must_change=True)
     staff.token_version += 1
     throttle.unlock(staff.username)
     audit("staff", actor.id, "staff.reset_password", "staff", staff.id)

@@ -30,6 +30,7 @@ def _nav_items(staff):
               ("console.dashboard", "数据看板")]
     if staff.role == "admin":
         items += [("console.plans", "年度计划"), ("console.accounts", "账号管理")]
+    items.append(("console.password", "修改密码"))
     return items
 
 

@@ -15,6 +15,8 @@ import redis
 from flask import Blueprint, current_app, flash, g, redirect, request, session, url_for
 
 from app.accounts.models import StaffUser
+from app.auth import password_change_reason
+from app.common.timeutil import utcnow
 from app.errors import BadRequest, Forbidden
 from app.extensions import db, redis_store
 
@@ -102,11 +104,26 @@ def _load_session():
     if staff is not None:
         g.console_staff = staff
         session["seen"] = _now()
+    csrf_refused = _csrf_refused()
+    if csrf_refused:
+        raise csrf_refused
+    if staff is not None and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS \
+            and password_change_reason(staff, utcnow()):
+        # A password set by someone else, or expired: nothing else until it is changed (as in the API).
+        return redirect(url_for("console.password"), code=303)
+    return None
+
+
+# What a staff member whose password must change may still reach.
+PASSWORD_CHANGE_ENDPOINTS = ("console.password", "console.password_change", "console.logout", "console.static")
+
+
+def _csrf_refused():
     if request.method == "POST":
         sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token") or ""
         expected = session.get("csrf") or ""
         if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-            raise BadRequest("页面已过期或请求来源无效，请刷新页面后重试。")
+            return BadRequest("页面已过期或请求来源无效，请刷新页面后重试。")
     return None
 
 

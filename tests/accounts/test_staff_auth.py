@@ -22,7 +22,8 @@ def test_login_returns_a_token_that_opens_the_staff_api(app, client, plan):
     assert body["expires_in"] == app.config["STAFF_TOKEN_TTL_SECONDS"]
     assert (body["staff"]["id"], body["staff"]["role"], body["staff"]["unit"]["name"]) == (
         user.id, "unit_staff", "县民政局")
-    assert "password" not in str(body) and "hash" not in str(body)
+    secrets = {k: v for k, v in body.items() if not k.startswith("password_change")}
+    assert "password" not in str(secrets) and "hash" not in str(body) and PASSWORD not in str(body)
     assert client.get("/api/v1/staff/updates", headers=auth(body["token"])).status_code == 200
 
 
@@ -106,16 +107,16 @@ def test_cli_creates_a_staff_account_that_can_log_in(app, client, plan):
 def test_cli_refuses_bad_accounts_clearly(app, plan):
     runner = app.test_cli_runner()
     cases = [
-        (["--username", "a1", "--password", "short", "--role", "office"], "密码至少 8 位"),
-        (["--username", "a2", "--password", "long-enough", "--role", "unit_staff"], "必须指定所属单位"),
-        (["--username", "a3", "--password", "long-enough", "--role", "unit_staff", "--unit", "县不存在局"],
+        (["--username", "a1", "--password", "short", "--role", "office"], "密码至少 10 位"),
+        (["--username", "a2", "--password", "Long-enough-1", "--role", "unit_staff"], "必须指定所属单位"),
+        (["--username", "a3", "--password", "Long-enough-1", "--role", "unit_staff", "--unit", "县不存在局"],
          "单位不存在"),
     ]
     for args, message in cases:
         result = runner.invoke(args=["staff", "create", *args])
         assert result.exit_code != 0 and message in result.output, result.output
-    runner.invoke(args=["staff", "create", "--username", "dup", "--password", "long-enough", "--role", "office"])
-    again = runner.invoke(args=["staff", "create", "--username", "dup", "--password", "long-enough",
+    runner.invoke(args=["staff", "create", "--username", "dup", "--password", "Long-enough-1", "--role", "office"])
+    again = runner.invoke(args=["staff", "create", "--username", "dup", "--password", "Long-enough-1",
                                 "--role", "office"])
     assert again.exit_code != 0 and "用户名已存在" in again.output
     assert db.session.execute(db.select(db.func.count(StaffUser.id))).scalar_one() == 1

@@ -62,7 +62,7 @@ def test_admin_creates_disables_and_enables_an_account(factories, console_as, pl
     page = console.get("/console/accounts").get_data(as_text=True)
     assert "新建账号" in page and "县民政局" in page
     response = console.post("/console/accounts", {"username": "minzheng01", "display_name": "张三",
-                                                  "password": "longenough1", "role": "unit_staff",
+                                                  "password": "Long-enough1", "role": "unit_staff",
                                                   "unit": "县民政局"})
     assert response.status_code == 303
     created = db.session.execute(db.select(StaffUser).filter_by(username="minzheng01")).scalar_one()
@@ -84,13 +84,13 @@ def test_account_form_errors_are_shown_in_chinese(factories, console_as, plan):
     response = console.post("/console/accounts", {"username": "x1", "password": "short", "role": "unit_staff",
                                                   "unit": "县民政局"})
     assert response.status_code == 422
-    assert "密码至少 8 位" in response.get_data(as_text=True)
-    response = console.post("/console/accounts", {"username": "x2", "password": "longenough1", "role": "unit_staff"})
+    assert "密码至少 10 位" in response.get_data(as_text=True)
+    response = console.post("/console/accounts", {"username": "x2", "password": "Long-enough1", "role": "unit_staff"})
     assert response.status_code == 422
     assert "必须指定所属单位" in response.get_data(as_text=True)
     assert db.session.execute(db.select(StaffUser).filter(StaffUser.username.in_(["x1", "x2"]))).first() is None
     taken = factories.staff("office")
-    response = console.post("/console/accounts", {"username": taken.username, "password": "longenough1",
+    response = console.post("/console/accounts", {"username": taken.username, "password": "Long-enough1",
                                                   "role": "office"})
     assert response.status_code == 409
     html = response.get_data(as_text=True)

@@ -114,13 +114,13 @@ def test_password_reset_ends_existing_sessions(factories, console_as):
     staff = factories.staff("office")
     console = console_as(staff)
     admin_console = console_as(admin)
-    response = admin_console.post(f"/console/accounts/{staff.id}/password", {"password": "brand-new-pass"})
+    response = admin_console.post(f"/console/accounts/{staff.id}/password", {"password": "Brand-new-pass1"})
     assert response.status_code == 303
     assert console.get("/console/dashboard").status_code == 303
     c = Console(console.client)
     c.get("/console/")
     assert c.post("/console/login", {"username": staff.username, "password": PASSWORD}).status_code == 401
-    assert c.post("/console/login", {"username": staff.username, "password": "brand-new-pass"}).status_code == 303
+    assert c.post("/console/login", {"username": staff.username, "password": "Brand-new-pass1"}).status_code == 303
 
 
 def test_logout_ends_the_session_and_a_copied_cookie_dies_with_it(app, factories, console_as):
