@@ -17,6 +17,7 @@ import uuid
 from werkzeug.wsgi import ClosingIterator
 
 from app.common import context
+from app.ops.error_reporting import scrub_text
 
 log = logging.getLogger("minsheng.request")
 
@@ -107,18 +108,20 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, the current request id, and a record's `fields`."""
 
     def format(self, record):
+        # Free text is scrubbed as error reports are (app.ops.error_reporting): an unexpected error's message or
+        # traceback can quote a phone number or a resident's text (a database error quotes its parameters).
         entry = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": scrub_text(record.getMessage()),
         }
         request_id = getattr(record, "request_id", None)
         if request_id:
             entry["request_id"] = request_id
         entry.update(getattr(record, "fields", None) or {})
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = scrub_text(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 

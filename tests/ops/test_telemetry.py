@@ -132,3 +132,25 @@ def test_jobs_log_with_the_id_of_the_request_that_enqueued_them(client, county, 
     batches = [r for r in caplog.records if r.getMessage().startswith("notification batch")]
     assert batches and {r.request_id for r in batches} == {"lead-replies-0001"}
     assert json.loads(JsonFormatter().format(batches[0]))["request_id"] == "lead-replies-0001"
+
+
+def test_an_unexpected_errors_log_line_quotes_no_phone_or_text(app, app_config, caplog):
+    phone, text = "13912345678", "小区门口的路灯坏了三个月没人修，晚上老人出门很危险"
+    failing = app_variant(app_config)
+
+    # As a database error quotes the statement's parameters in its message.
+    @failing.post("/api/v1/test-only/fail")
+    def _fail():
+        raise RuntimeError(f"(psycopg.errors.CheckViolation) violates check\n"
+                           f"[parameters: {{'content': '{text}', 'phone': '{phone}'}}]\ncontact {phone}")
+
+    caplog.set_level(logging.INFO)
+    response = failing.test_client().post("/api/v1/test-only/fail", json={},
+                                          headers={"X-Request-ID": "fails-00000001"})
+    assert response.status_code == 500
+    [line] = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "app.errors"]
+    assert line["request_id"] == "fails-00000001" and line["level"] == "ERROR"
+    assert "RuntimeError: (psycopg.errors.CheckViolation)" in line["exception"]
+    assert "_fail" in line["exception"]  # the traceback's code stays
+    everything = "\n".join(JsonFormatter().format(r) for r in caplog.records)
+    assert phone not in everything and text not in everything and text[:8] not in everything
