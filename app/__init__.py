@@ -7,10 +7,12 @@ from werkzeug.routing import IntegerConverter
 from app.common.i18n import install_chinese_messages
 from app.common import parsing
 from app.common.parsing import install_parser
+from app.common.schemas import install_strict_integers
 from app.errors import register_error_handlers
 from app.extensions import api, db, migrate, redis_store
 
 install_chinese_messages()
+install_strict_integers()
 install_parser()
 
 # Every package's models, so that metadata (and Alembic's autogenerate) sees the whole schema.

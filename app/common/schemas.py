@@ -1,4 +1,6 @@
-"""Shared marshmallow pieces: paging, decimal-as-string, local times."""
+"""Shared marshmallow pieces: paging, decimal-as-string, local times, strict integers."""
+import re
+
 from marshmallow import Schema, fields, validate
 
 from app.common.numbers import fmt_decimal, to_decimal
@@ -16,6 +18,9 @@ class DecimalString(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise self.make_error("invalid")
+        if isinstance(value, str) and not _ASCII_DECIMAL.fullmatch(value.strip()):
+            # Decimal() also reads "１２.５", "١٢" and "1_000": a number is written in ASCII digits.
+            raise self.make_error("invalid")
         try:
             result = to_decimal(value)
         except ValueError:
@@ -23,6 +28,27 @@ class DecimalString(fields.Field):
         if not result.is_finite():
             raise self.make_error("invalid")
         return result
+
+
+_ASCII_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def install_strict_integers():
+    """Every marshmallow Integer (ids, levels, pages, days) refuses what int() would quietly bend: a JSON
+    12.5 (int() truncates it to 12: `project_id: 12.5` named project 12, `level: 4.6` rated 4) and text that is
+    not ASCII digits ("１２", "١٢" and "1_0" all read as 12 or 10). 12.0 is the integer 12 and stays accepted.
+    Patched once on the class, so that no schema, present or future, can forget it."""
+    original = fields.Integer._validated
+
+    def _validated(self, value):
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid", input=value)
+        if isinstance(value, str) and not _ASCII_INTEGER.fullmatch(value.strip()):
+            raise self.make_error("invalid", input=value)
+        return original(self, value)
+
+    fields.Integer._validated = _validated
 
 
 # The largest id an INTEGER column holds on both backends: a bigger one names no row, and would make the

@@ -30,7 +30,8 @@ from app.projects.models import Plan
 from app.wechat import security
 from app.wechat.phones import protect_phone
 
-_PHONE = re.compile(r"^(?:1[3-9]\d{9}|0\d{9,11})$")
+# ASCII digits only: \d alone also matches "１３８…" and other scripts' digits.
+_PHONE = re.compile(r"^(?:1[3-9]\d{9}|0\d{9,11})$", re.ASCII)
 
 
 def next_ticket_no(now):
