@@ -12,6 +12,7 @@ from flask import current_app
 from app import cache, jobs
 from app.accounts.service import audit
 from app.common.numbers import fmt_decimal, to_decimal
+from app.common.text import visible_length
 from app.common.timeutil import as_utc, isoformat_local, local_midnight, utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
@@ -125,7 +126,8 @@ def _validate_images(staff, image_ids, already=()):
 
 def _clean_content(content):
     content = (content or "").strip()
-    if not content:
+    if not visible_length(content):
+        # Letters or digits: punctuation or zero-width characters alone say nothing to subscribers.
         raise Invalid("请填写进展内容。", errors={"content": ["不能为空。"]})
     if len(content) > MAX_CONTENT:
         raise Invalid(f"进展内容不能超过 {MAX_CONTENT} 字。", errors={"content": [f"长度不能超过 {MAX_CONTENT}。"]})
@@ -299,7 +301,7 @@ def reject(update_id, staff, reason, now=None):
     """The office sends a draft back to its unit with a reason the unit sees."""
     _require_office(staff)
     reason = (reason or "").strip()
-    if not reason:
+    if not visible_length(reason):
         raise Invalid("请填写退回原因。", errors={"reason": ["不能为空。"]})
     now = as_utc(now or utcnow())
     try:

@@ -2,6 +2,7 @@
 units and projects as the API shows them, the WeChat content check and commit-then-enqueue."""
 import re
 
+from app.common.text import visible_length
 from app.common.timeutil import as_utc, utcnow
 from app.errors import Invalid, NotFound
 from app.extensions import db
@@ -26,7 +27,9 @@ def clean_text(text):
 
 
 def check_length(field, text, minimum, maximum, label):
-    if len(text) < minimum:
+    """`text` if it holds at least `minimum` letters or digits (app.common.text) and at most `maximum`
+    characters; otherwise the field's 422."""
+    if visible_length(text) < minimum:
         raise Invalid(f"{label}至少 {minimum} 个字。", errors={field: [f"至少 {minimum} 个字。"]})
     if len(text) > maximum:
         raise Invalid(f"{label}不能超过 {maximum} 个字。", errors={field: [f"不能超过 {maximum} 个字。"]})
