@@ -20,6 +20,7 @@ MODEL_MODULES = (
     "app.accounts.models",
     "app.projects.models",
     "app.feedback.models",
+    "app.feedback.kept_counts",
     "app.feedback.calendars",
     "app.media.models",
     "app.wechat.models",

@@ -125,7 +125,7 @@ def load_data(app, args):
                                         WHEN (g::bigint * 7919) % 100 < 25 THEN 3 WHEN (g::bigint * 7919) % 100 < 60 THEN 4
                                         ELSE 5 END AS level) lv""",
          residents=args.residents, n=min(args.ratings, args.residents * 10))
-    # What the app's rating writes keep (app.feedback.models.RatingCount), for the rows just inserted.
+    # What the app's rating writes keep (app.feedback.kept_counts.RatingCount), for the rows just inserted.
     step("rating_counts", """
         INSERT INTO rating_counts (project_id, level, count)
         SELECT project_id, level, count(*) FROM ratings GROUP BY project_id, level""")
@@ -158,7 +158,7 @@ def load_data(app, args):
          residents=args.residents, n=args.complaints)
     db.session.execute(sa.text("SELECT setval(pg_get_serial_sequence('complaints', 'id'), :n)"),
                        {"n": args.complaints})
-    # What the app's complaint writes keep (app.feedback.models.ComplaintDayCount): per item and local day.
+    # What the app's complaint writes keep (app.feedback.kept_counts.ComplaintDayCount): per item and local day.
     step("complaint_day_counts", """
         INSERT INTO complaint_day_counts (day, project_id, count)
         SELECT (created_at AT TIME ZONE 'Asia/Shanghai')::date, project_id, count(*) FROM complaints
@@ -215,7 +215,7 @@ def load_data(app, args):
         FROM marked WHERE signed_at IS NULL
         UNION ALL
         SELECT reply_due_at + interval '1 hour', 'reply', unit_id, reply_due_at, complaint_id, id FROM marked""")
-    # What the app's assignment writes keep (app.feedback.models.UnitDayRates), recounted by the app's own SQL.
+    # What the app's assignment writes keep (app.feedback.kept_counts.UnitDayRates), recounted by the app's own SQL.
     started = time.monotonic()
     rebuild_unit_day_rates()
     db.session.commit()

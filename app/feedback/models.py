@@ -1,12 +1,11 @@
 """Residents' satisfaction ratings (满意度评价) with their rectification tasks (差评整改), and complaints (诉求)
-with their lead-unit assignments, append-only timeline and the office's overdue list."""
-import sqlalchemy as sa
+with their lead-unit assignments, append-only timeline and the office's overdue list. The counts kept of
+ratings, complaints and assignments, and their listeners, are in app.feedback.kept_counts."""
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import mapped_column
 
 from app.common.models import TimestampMixin
-from app.common.timeutil import to_local, utcnow
+from app.common.timeutil import utcnow
 from app.extensions import db
 from app.feedback.workflow import KINDS, STATUSES, UNIT_OPEN
 
@@ -16,7 +15,7 @@ BAD_LEVELS = (1, 2)
 
 class Rating(TimestampMixin, db.Model):
     """A resident's one rating of an item. Every ORM write of a rating also moves RatingCount, at the commit
-    (the listeners below)."""
+    (app.feedback.kept_counts)."""
 
     __tablename__ = "ratings"
 
@@ -36,101 +35,6 @@ class Rating(TimestampMixin, db.Model):
         db.Index("ix_ratings_project_level", "project_id", "level"),
         db.CheckConstraint("level BETWEEN 1 AND 5", name="level"),
     )
-
-
-class RatingCount(db.Model):
-    """How many ratings each item has at each level: satisfaction per item reads these few rows instead of
-    counting a county's million ratings on every uncached read.
-
-    Kept by every ORM insert, change or delete of a Rating, applied at its commit (note_counts). SQL that
-    writes ratings in bulk (INSERT ... SELECT) must move these counts in the same transaction.
-    """
-
-    __tablename__ = "rating_counts"
-
-    project_id = db.Column(db.Integer, db.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
-    level = db.Column(db.SmallInteger, primary_key=True)
-    count = db.Column(db.Integer, nullable=False)
-
-
-_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-
-
-def add_to_row(connection, table, key, deltas):
-    """Adds `deltas` ({column: n}) to the row of `table` with primary key `key` ({column: value}), creating it
-    if need be, as one atomic INSERT ... ON CONFLICT DO UPDATE SET n = n + delta — never read-modify-write,
-    so concurrent writers lose no count."""
-    insert = _UPSERTS[connection.dialect.name](table).values(**key, **deltas)
-    connection.execute(insert.on_conflict_do_update(
-        index_elements=list(key), set_={name: table.c[name] + insert.excluded[name] for name in deltas}))
-
-
-# Kept counts (RatingCount, ComplaintDayCount, UnitDayRates): each ORM write notes what it moves in its
-# session, and the notes are added to their rows just before the session commits, every table's in one order
-# (table, then key). So the count rows, which every submission or rating adds to, are locked for the commit
-# alone and always in the same order (no deadlock), and a rollback drops the notes with the rest. Nothing that
-# moves counts is written inside a savepoint: one rolled back alone would leave its notes behind.
-
-_NOTES = "kept_count_deltas"
-
-
-def note_counts(session, table, key, deltas):
-    """Adds `deltas` ({column: n}) to the row of `table` with primary key `key` ({column: value}) when
-    `session` commits."""
-    entry = session.info.setdefault(_NOTES, {}).setdefault((table.name, tuple(key.items())), {})
-    for name, n in deltas.items():
-        entry[name] = entry.get(name, 0) + n
-
-
-@event.listens_for(sa.orm.Session, "before_commit")
-def add_noted_counts(session):
-    """Adds the counts noted in `session` to their rows, in its transaction (what its commit does first)."""
-    if session.in_nested_transaction():
-        return  # a savepoint: the counts go with the whole transaction
-    session.flush()
-    notes = session.info.pop(_NOTES, None)
-    if not notes:
-        return
-    connection = session.connection()
-    for (name, key), deltas in sorted(notes.items(), key=lambda note: note[0]):
-        if any(deltas.values()):
-            add_to_row(connection, db.metadata.tables[name], dict(key), deltas)
-
-
-@event.listens_for(sa.orm.Session, "after_transaction_end")
-def _drop_noted_counts(session, transaction):
-    if transaction.parent is None:
-        session.info.pop(_NOTES, None)
-
-
-def _count_rating(rating, project_id, level, n):
-    note_counts(sa.orm.object_session(rating), RatingCount.__table__, {"project_id": project_id, "level": level},
-                {"count": n})
-
-
-def _stored(obj, *names):
-    """These attributes as the database holds them before this flush (loaded if need be)."""
-    attrs = sa.inspect(obj).attrs
-    return tuple((h.deleted or h.unchanged or h.added)[0] for h in (attrs[n].load_history() for n in names))
-
-
-@event.listens_for(Rating, "after_insert")
-def _count_new_rating(mapper, connection, rating):
-    _count_rating(rating, rating.project_id, rating.level, 1)
-
-
-@event.listens_for(Rating, "after_update")
-def _count_changed_rating(mapper, connection, rating):
-    old, new = _stored(rating, "project_id", "level"), (rating.project_id, rating.level)
-    if old != new:
-        _count_rating(rating, *old, -1)
-        _count_rating(rating, *new, 1)
-
-
-# Before, not after: an expired rating can still be loaded to learn what it counted for.
-@event.listens_for(Rating, "before_delete")
-def _uncount_deleted_rating(mapper, connection, rating):
-    _count_rating(rating, *_stored(rating, "project_id", "level"), -1)
 
 
 RECTIFICATION_STATUSES = ("open", "answered")
@@ -231,36 +135,6 @@ class Complaint(TimestampMixin, db.Model):
         return [link.unit for link in self.co_unit_links]
 
 
-class ComplaintDayCount(db.Model):
-    """Complaints filed about each item per local (Beijing) day: the statistics count an item's complaints in
-    a period of local dates from these few rows instead of from every complaint of the year.
-
-    Kept by every ORM insert of a Complaint, applied at its commit (note_counts); a complaint's item and
-    filing time never change afterwards (the listener below refuses it). SQL that writes complaints in bulk
-    must move these counts in the same transaction.
-    """
-
-    __tablename__ = "complaint_day_counts"
-
-    day = db.Column(db.Date, primary_key=True)
-    project_id = db.Column(db.Integer, db.ForeignKey("projects.id"), primary_key=True)
-    count = db.Column(db.Integer, nullable=False)
-
-
-@event.listens_for(Complaint, "after_insert")
-def _count_new_complaint(mapper, connection, complaint):
-    if complaint.project_id is not None:
-        note_counts(sa.orm.object_session(complaint), ComplaintDayCount.__table__,
-                    {"day": to_local(complaint.created_at).date(), "project_id": complaint.project_id}, {"count": 1})
-
-
-@event.listens_for(Complaint, "before_update")
-def _item_and_filing_time_fixed(mapper, connection, complaint):
-    attrs = sa.inspect(complaint).attrs
-    if attrs.project_id.history.has_changes() or attrs.created_at.history.has_changes():
-        raise RuntimeError("诉求提交后，所属项目和提交时间不能修改。")
-
-
 class ComplaintCoUnit(db.Model):
     """A co-unit (协办单位) of a ticket: sees it, read-only."""
 
@@ -281,6 +155,7 @@ class ComplaintAssignment(db.Model):
     """One lead unit holding one ticket for one round (a reopen starts a new round): the fact table of the 三率.
 
     A withdrawn assignment (return approved, office reassigned, merged) does not count against the unit.
+    Every ORM write of an assignment also moves UnitDayRates, at the commit (app.feedback.kept_counts).
     """
 
     __tablename__ = "complaint_assignments"
@@ -366,31 +241,6 @@ class ComplaintEvent(db.Model):
 @event.listens_for(ComplaintEvent, "before_delete")
 def _append_only(mapper, connection, target):
     raise RuntimeError("诉求时间线只能追加，不能修改或删除。")
-
-
-class UnitDayRates(db.Model):
-    """The 三率 counts of the assignments made to each unit on each local (Beijing) day, withdrawn ones left out
-    (the definitions in app.feedback.stats): the statistics add up these rows instead of a year's assignments.
-
-    `overdue` holds only the assignments whose deadlines are settled (met, or the assignment ended), whose
-    being late no longer depends on the time; the statistics count the pending ones as of their `now`.
-    Kept by every ORM write of an assignment (listeners in app.feedback.stats), applied at commit;
-    stats.rebuild_unit_day_rates() recounts it from the assignments (after SQL that writes them in bulk).
-    """
-
-    __tablename__ = "unit_day_rates"
-
-    day = db.Column(db.Date, primary_key=True)
-    unit_id = db.Column(db.Integer, db.ForeignKey("units.id"), primary_key=True)
-    assigned = db.Column(db.Integer, nullable=False)
-    signed_on_time = db.Column(db.Integer, nullable=False)
-    rated = db.Column(db.Integer, nullable=False)
-    resolved = db.Column(db.Integer, nullable=False)
-    satisfied = db.Column(db.Integer, nullable=False)
-    overdue = db.Column(db.Integer, nullable=False)
-    reopened = db.Column(db.Integer, nullable=False)
-    replied = db.Column(db.Integer, nullable=False)
-    handling_days = db.Column(db.Integer, nullable=False)
 
 
 ALERT_KINDS = ("sign", "reply", "rectification")

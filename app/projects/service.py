@@ -11,7 +11,7 @@ from app.common.schemas import MAX_ID
 from app.common.timeutil import isoformat_local, local_today
 from app.errors import NotFound
 from app.extensions import db
-from app.feedback.models import RatingCount
+from app.feedback.kept_counts import RatingCount
 from app.media.service import image_refs
 from app.progress.models import ProgressUpdate
 from app.projects.models import (

@@ -15,15 +15,8 @@ from app.accounts.models import Unit
 from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.feedback import service, stats
-from app.feedback.models import (
-    Complaint,
-    ComplaintAssignment,
-    ComplaintDayCount,
-    Rating,
-    RatingCount,
-    UnitDayRates,
-    add_noted_counts,
-)
+from app.feedback.kept_counts import ComplaintDayCount, RatingCount, UnitDayRates, add_noted_counts
+from app.feedback.models import Complaint, ComplaintAssignment, Rating
 from app.feedback.workflow import UNIT_OPEN
 from app.projects.models import ProjectUnit
 from tests import factories
@@ -314,8 +307,8 @@ def rates_from_the_assignments(date_from, date_to, now, unit_id=None):
     ).scalars().all()
     nothing = dict.fromkeys(stats.COUNTS, 0)
     totals = {name: sum(counts[name] for counts in by_unit.values()) for name in stats.COUNTS}
-    return ([{"unit": {"id": u.id, "name": u.name}, **stats._rates_json(by_unit.get(u.id, nothing))}
-             for u in units], stats._rates_json(totals))
+    return ([{"unit": {"id": u.id, "name": u.name}, **stats.rates_json(by_unit.get(u.id, nothing))}
+             for u in units], stats.rates_json(totals))
 
 
 def unit_day_rates():
