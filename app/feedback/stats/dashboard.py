@@ -91,8 +91,9 @@ def unit_rates(date_from, date_to, now, unit_id=None, plan_id=None):
 
 def project_satisfaction(date_from=None, date_to=None, plan_id=None):
     """Per project of plan `plan_id` (default: the current plan): progress and status (the public summaries),
-    the ratings' average, count, share at level ≥ 3 and 差评 count; with a period (local dates, inclusive) also the complaints filed
-    about it then — summed from the counts per item and local day, not counted from every complaint."""
+    the ratings' average, count, share at level ≥ 3 and 差评 count; with a period (local dates, inclusive) also
+    the complaints filed about it then — summed from the counts per item and local day, not counted from every
+    complaint."""
     try:
         overview = plan_overview(plan_id)
     except NotFound:
