@@ -10,7 +10,7 @@ from app.common.schemas import MAX_ID
 from app.console import uploads
 from app.console.views_auth import login_page
 from app.console.web import (OFFICE_ROLES, back, back_with_error, bp, current_staff, flash_ok, is_office,
-                             login_required)
+                             login_required, page_arg)
 from app.errors import Invalid, NotFound
 from app.feedback import service
 from app.feedback.workflow import KIND_LABELS, STATUS_LABELS, WORKFLOW
@@ -57,7 +57,7 @@ def index():
     if staff is None:
         return login_page()
     filters = queue_filters(request.args)
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     listing = service.list_for_staff(staff, filters, page, PER_PAGE)
     counts = service.count_by_status(staff, filters)
     overdue = counts.pop("overdue")
@@ -242,7 +242,7 @@ def rectifications():
     staff = current_staff()
     status = request.args.get("status", "open")
     filters = {"status": status if status in ("open", "answered") else None}
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     listing = service.list_rectifications(staff, filters, page, PER_PAGE)
     return render_template("console/rectifications.html", listing=listing, status=filters["status"], page=page,
                            per_page=PER_PAGE, can_answer=staff.role in UNIT_ROLES)

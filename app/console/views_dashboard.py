@@ -7,9 +7,10 @@ from flask import flash, render_template, request, url_for
 from app.common.schemas import MAX_ID
 from app.common.timeutil import local_today
 from app.console import charts
-from app.console.web import bp, current_staff, login_required
+from app.console.web import bp, current_staff, login_required, query_args
 from app.errors import Invalid, NotFound
 from app.feedback.calendars import next_year_warning
+from app.feedback.schemas import StatsArgs
 from app.feedback.service import staff_stats
 from app.projects.progress import elapsed_share
 from app.projects.service import list_plans, plan_overview
@@ -55,16 +56,11 @@ def plan_arg():
     return int(value)
 
 
-def _date_arg(name):
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return None
-
-
 def stats_part(staff, plan_id=None):
+    # The API's own bounds (2000–2099): year 1 or 9999 overflowed the day's datetime bounds (a 500).
+    dates = query_args(StatsArgs(only=("date_from", "date_to")))
     try:
-        stats = staff_stats(staff, _date_arg("from"), _date_arg("to"), plan_id=plan_id)
+        stats = staff_stats(staff, dates.get("date_from"), dates.get("date_to"), plan_id=plan_id)
     except Invalid as error:
         flash(error.message, "error")
         stats = staff_stats(staff, plan_id=plan_id)

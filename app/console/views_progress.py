@@ -4,7 +4,7 @@ from flask import render_template, request
 
 from app.console import uploads
 from app.console.web import (OFFICE_ROLES, back, back_with_error, bp, current_staff, flash_ok, is_office,
-                             login_required)
+                             login_required, page_arg)
 from app.errors import Conflict, Invalid, NotFound
 from app.progress import service
 from app.progress.models import STATUS_LABELS
@@ -25,7 +25,7 @@ def updates():
     status = request.args.get("status")
     if status not in STATUS_LABELS:
         status = "draft" if is_office(staff) else None
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     listing = service.list_updates(staff, {"status": status}, page, PER_PAGE)
     stale = service.stale_projects(staff, per_page=50)
     return render_template("console/updates.html", listing=listing, status=status, statuses=STATUS_LABELS,

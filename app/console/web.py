@@ -12,12 +12,14 @@ import time
 from urllib.parse import urlsplit
 
 import redis
+from marshmallow import EXCLUDE, ValidationError
 from flask import Blueprint, current_app, flash, g, redirect, request, session, url_for
 
 from app.accounts.models import StaffUser
 from app.auth import password_change_reason
+from app.common.schemas import PageArgs
 from app.common.timeutil import utcnow
-from app.errors import BadRequest, Forbidden
+from app.errors import BadRequest, Forbidden, Invalid
 from app.extensions import db, redis_store
 
 log = logging.getLogger(__name__)
@@ -181,3 +183,25 @@ def back_with_error(error, default_endpoint, **values):
     """A refused form (bad input): its Chinese message on the page it came from."""
     flash(error.message, "error")
     return back(default_endpoint, **values)
+
+
+# How query parameters are named on a refusal page.
+LABELS = {"page": "页码", "from": "统计开始日期", "to": "统计截止日期"}
+
+
+def query_args(schema):
+    """request.args through the API's own schema (app.common.schemas.PageArgs, the stats dates …), so a page
+    refuses exactly what the API refuses, as a 422 page that says why: a page number past any integer or a date
+    in year 1 reached the database or datetime arithmetic and answered 500. A blank field (a form's empty
+    date input) counts as not given."""
+    data = {name: value for name, value in request.args.items() if value.strip()}
+    try:
+        return schema.load(data, unknown=EXCLUDE)
+    except ValidationError as error:
+        fields = {name: msgs if isinstance(msgs, list) else [str(msgs)] for name, msgs in error.messages.items()}
+        message = "；".join(f"{LABELS.get(name, name)}：{msgs[0]}" for name, msgs in fields.items())
+        raise Invalid(message, errors=fields) from None
+
+
+def page_arg():
+    return query_args(PageArgs(only=("page",)))["page"]
