@@ -25,6 +25,7 @@ MODEL_MODULES = (
     "app.media.models",
     "app.wechat.models",
     "app.progress.models",
+    "app.alerts.models",
 )
 
 # flask-smorest blueprints: documented in the OpenAPI.
@@ -38,6 +39,7 @@ API_BLUEPRINTS = (
     "app.progress.routes",
     "app.feedback.routes",
     "app.feedback.staff_routes",
+    "app.alerts.routes",
 )
 
 
@@ -85,6 +87,9 @@ def create_app(config=None):
     from app import feedback
 
     feedback.init_app(app)
+    from app import alerts
+
+    alerts.init_app(app)
     docs.init_app(app)
     register_error_handlers(app)
     parsing.init_app(app)

@@ -116,6 +116,68 @@ def staff_create(username, password, role, unit_name, display_name):
     click.echo(f"已创建账号 {staff.username}（{staff.role}{'，' + staff.unit.name if staff.unit else ''}）")
 
 
+@staff_group.command("set", help="设置工作人员的提醒渠道：企业微信账号、手机号（加密保存）、开关与免打扰时段")
+@click.argument("username")
+@click.option("--wecom-userid", help="企业微信成员账号（userid）；空字符串删除")
+@click.option("--mobile", help="接收短信的手机号；空字符串删除")
+@click.option("--wecom/--no-wecom", "wecom_enabled", default=None, help="企业微信提醒开/关")
+@click.option("--sms/--no-sms", "sms_enabled", default=None, help="短信提醒开/关")
+@click.option("--quiet", help="免打扰时段，如 22:00-07:30；off 关闭；default 恢复默认")
+def staff_set(username, wecom_userid, mobile, wecom_enabled, sms_enabled, quiet):
+    from app.alerts.quiet import parse_span
+    from app.alerts.settings import settings_json, staff_by_username, update_settings
+
+    changes = {name: value for name, value in (("wecom_userid", wecom_userid), ("mobile", mobile),
+                                                ("wecom_enabled", wecom_enabled), ("sms_enabled", sms_enabled))
+               if value is not None}
+    if quiet == "off":
+        changes["quiet_enabled"] = False
+    elif quiet == "default":
+        changes.update(quiet_enabled=True, quiet_start=None, quiet_end=None)
+    elif quiet:
+        try:
+            start, end = parse_span(quiet, "--quiet")
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--quiet") from None
+        changes.update(quiet_enabled=True, quiet_start=start.strftime("%H:%M"), quiet_end=end.strftime("%H:%M"))
+    if not changes:
+        raise click.UsageError("请至少给出一项设置（--wecom-userid、--mobile、--wecom/--no-wecom、--sms/--no-sms、--quiet）。")
+    try:
+        staff = staff_by_username(username)
+        update_settings(staff.id, changes, actor_type="cli")
+    except DomainError as exc:
+        raise click.ClickException(_with_errors(exc)) from None
+    shown = settings_json(staff, current_app.config)
+    quiet_hours = shown["quiet_hours"]
+    click.echo(f"{staff.username}：企业微信 {shown['wecom_userid'] or '未设置'}（{'开' if shown['wecom_enabled'] else '关'}），"
+               f"手机 {shown['mobile_masked'] or '未设置'}（{'开' if shown['sms_enabled'] else '关'}），"
+               f"免打扰 {quiet_hours['start']}-{quiet_hours['end'] if quiet_hours['enabled'] else '关闭'}")
+
+
+@staff_group.command("robot", help="设置单位的企业微信群机器人（webhook 的 key 或完整地址）")
+@click.option("--unit", "unit_name", required=True, help="单位名称，如 县民政局")
+@click.option("--webhook", help="群机器人 webhook 的 key 或完整地址；空字符串删除")
+@click.option("--on/--off", "enabled", default=None)
+def staff_robot(unit_name, webhook, enabled):
+    from app.accounts.models import Unit
+    from app.alerts.settings import set_unit_robot
+    from app.extensions import db
+
+    unit = db.session.execute(db.select(Unit).filter_by(name=unit_name)).scalar_one_or_none()
+    if unit is None:
+        raise click.ClickException(f"单位不存在：{unit_name}")
+    try:
+        settings = set_unit_robot(unit.id, webhook, enabled, actor_type="cli")
+    except DomainError as exc:
+        raise click.ClickException(_with_errors(exc)) from None
+    click.echo(f"{unit.name}：群机器人 {settings.robot_webhook_masked or '未设置'}（{'开' if settings.robot_enabled else '关'}）")
+
+
+def _with_errors(exc):
+    details = "；".join(f"{name}: {'、'.join(map(str, problems))}" for name, problems in (exc.errors or {}).items())
+    return f"{exc.message} {details}".strip()
+
+
 DEV_PASSWORD = "minsheng2024"
 
 
@@ -147,6 +209,13 @@ def dev_seed():
         elif not existing[username].must_change_password:
             # `make run` seeds on every start, so the development accounts never reach PASSWORD_MAX_AGE_DAYS.
             existing[username].password_changed_at = utcnow()
+    from app.alerts.models import StaffAlertSettings
+
+    # Every development account reaches the 企业微信 double under its own username, so `make run` shows alerts
+    # going out (GET /api/v1/staff/me/messages, the console's 我的提醒).
+    for staff in db.session.execute(db.select(StaffUser).where(StaffUser.username.in_([w[0] for w in wanted]))).scalars():
+        if db.session.get(StaffAlertSettings, staff.id) is None:
+            db.session.add(StaffAlertSettings(staff_id=staff.id, wecom_userid=staff.username))
     db.session.commit()
     click.echo(f"开发账号：新建 {created} 个，密码均为 {DEV_PASSWORD}（admin、office、unit<单位id>）")
 
@@ -173,8 +242,29 @@ def dev_serve(host, port):
         ).start(host=base.hostname, port=base.port)
         wiring.connect(double)
         click.echo(f"微信接口替身：{double.url}")
+    _start_alert_doubles(config)
     click.echo(f"服务地址：http://{host}:{port}/  接口文档：http://{host}:{port}/api/v1/docs")
     # app.run() refuses to run inside a flask CLI command; the same server, started directly.
     from werkzeug.serving import run_simple
 
     run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+
+
+def _start_alert_doubles(config):
+    """The 企业微信 and SMS doubles on the ports the development settings name, when they point at loopback."""
+    from urllib.parse import urlparse
+
+    wecom, sms = urlparse(config["WECOM_API_BASE"]), urlparse(config["SMS_ENDPOINT"])
+    if wecom.hostname == "127.0.0.1" and wecom.port:
+        from doubles.wecom import WeComDouble
+
+        double = WeComDouble(corp_id=config["WECOM_CORP_ID"], secret=config["WECOM_SECRET"],
+                             agent_id=config["WECOM_AGENT_ID"]).start(port=wecom.port)
+        click.echo(f"企业微信接口替身：{double.url}")
+    if sms.hostname == "127.0.0.1" and sms.port:
+        from doubles.sms import SmsDouble
+
+        double = SmsDouble(secret_id=config["SMS_SECRET_ID"], secret_key=config["SMS_SECRET_KEY"],
+                           sdk_app_id=config["SMS_SDK_APP_ID"], sign_name=config["SMS_SIGN_NAME"],
+                           template_ids=list((config["SMS_TEMPLATES"] or {}).values())).start(port=sms.port)
+        click.echo(f"短信接口替身：{double.url}")

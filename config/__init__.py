@@ -127,6 +127,38 @@ class BaseConfig:
         # Periodic sweeps in this process: `flask worker` always; the embedded runner of a web process if true.
         self.JOBS_PERIODIC = _bool("JOBS_PERIODIC", True)
 
+        # Staff alerts (app/alerts): which outside channels send; a staff member without any still sees every
+        # alert in the console. Each listed channel needs its settings (production names the missing ones).
+        self.STAFF_ALERT_CHANNELS = _list("STAFF_ALERT_CHANNELS", ())
+        self.WECOM_CORP_ID = _env("WECOM_CORP_ID")
+        self.WECOM_AGENT_ID = _env("WECOM_AGENT_ID")
+        self.WECOM_SECRET = _env("WECOM_SECRET")
+        # Where wechatpy's enterprise client and the robot webhooks send: 企业微信, or the double.
+        self.WECOM_API_BASE = _env("WECOM_API_BASE", "https://qyapi.weixin.qq.com/")
+        self.WECOM_TIMEOUT = float(_env("WECOM_TIMEOUT", 5))
+        # SMS through one provider SDK: "tencent" (tencentcloud-sdk-python-sms, SendSms 2021-01-11).
+        self.SMS_PROVIDER = _env("SMS_PROVIDER")
+        self.SMS_SECRET_ID = _env("SMS_SECRET_ID")
+        self.SMS_SECRET_KEY = _env("SMS_SECRET_KEY")
+        self.SMS_SDK_APP_ID = _env("SMS_SDK_APP_ID")
+        self.SMS_SIGN_NAME = _env("SMS_SIGN_NAME")
+        self.SMS_REGION = _env("SMS_REGION", "ap-guangzhou")
+        # The provider's API origin: https://sms.tencentcloudapi.com, or the double's http://127.0.0.1:PORT.
+        self.SMS_ENDPOINT = _env("SMS_ENDPOINT", "https://sms.tencentcloudapi.com")
+        self.SMS_TIMEOUT = _int("SMS_TIMEOUT", 10)
+        # Approved template ids by purpose: {"ticket": id, "urgent": id, "digest": id} (params: event, ticket).
+        self.SMS_TEMPLATES = _json("SMS_TEMPLATES") or {}
+        # Alerts wait out the staff member's quiet hours (Asia/Shanghai) unless urgent (督办, overdue).
+        self.ALERT_QUIET_HOURS = _env("ALERT_QUIET_HOURS", "22:00-07:30")
+        # The warning before a sign or reply deadline, in working hours (ALERT_OFFICE_HOURS on working days).
+        self.ALERT_WARNING_WORK_HOURS = _int("ALERT_WARNING_WORK_HOURS", 4)
+        self.ALERT_OFFICE_HOURS = _env("ALERT_OFFICE_HOURS", "08:30-17:30")
+        self.ALERT_RECTIFICATION_WARNING_WORKDAYS = _int("ALERT_RECTIFICATION_WARNING_WORKDAYS", 2)
+        self.ALERT_DIGEST_TIME = _env("ALERT_DIGEST_TIME", "08:30")
+        self.ALERT_MAX_ATTEMPTS = _int("ALERT_MAX_ATTEMPTS", 6)
+        self.ALERT_RETRY_BASE_SECONDS = _int("ALERT_RETRY_BASE_SECONDS", 30)
+        self.ALERT_SWEEP_SECONDS = _int("ALERT_SWEEP_SECONDS", 60)
+
         self.PHONE_ENCRYPTION_KEY = _env("PHONE_ENCRYPTION_KEY", DEFAULT_PHONE_KEY)
         self.TOKEN_TTL_SECONDS = _int("TOKEN_TTL_SECONDS", 7 * 24 * 3600)
         self.STAFF_TOKEN_TTL_SECONDS = _int("STAFF_TOKEN_TTL_SECONDS", 12 * 3600)
@@ -229,6 +261,19 @@ class DevelopmentConfig(BaseConfig):
         self.WECHAT_CALLBACK_TOKEN = self.WECHAT_CALLBACK_TOKEN or "devcallbacktoken"
         self.WECHAT_ENCODING_AES_KEY = self.WECHAT_ENCODING_AES_KEY or "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
         self.PUBLIC_BASE_URL = self.PUBLIC_BASE_URL or f"http://127.0.0.1:{_env('PORT', '5000')}"
+        # Every channel on, each pointed at its double (started by `dev serve` and by the tests).
+        self.STAFF_ALERT_CHANNELS = _list("STAFF_ALERT_CHANNELS", ("wecom", "robot", "sms"))
+        self.WECOM_CORP_ID = self.WECOM_CORP_ID or "wwdouble"
+        self.WECOM_AGENT_ID = self.WECOM_AGENT_ID or "1000002"
+        self.WECOM_SECRET = self.WECOM_SECRET or "wecomsecret"
+        self.WECOM_API_BASE = _env("WECOM_API_BASE", "http://127.0.0.1:8902/")
+        self.SMS_PROVIDER = self.SMS_PROVIDER or "tencent"
+        self.SMS_SECRET_ID = self.SMS_SECRET_ID or "AKIDdouble"
+        self.SMS_SECRET_KEY = self.SMS_SECRET_KEY or "smsdoublekey"
+        self.SMS_SDK_APP_ID = self.SMS_SDK_APP_ID or "1400000000"
+        self.SMS_SIGN_NAME = self.SMS_SIGN_NAME or "南县民生实事"
+        self.SMS_ENDPOINT = _env("SMS_ENDPOINT", "http://127.0.0.1:8903")
+        self.SMS_TEMPLATES = self.SMS_TEMPLATES or {"ticket": "100001", "urgent": "100002", "digest": "100003"}
 
 
 def _temporary_dir(prefix):
@@ -280,8 +325,44 @@ class ProductionConfig(BaseConfig):
             problems.append("WECHAT_DOUBLE 只能用于开发和测试")
         if self.REDIS_URL.startswith("memory://"):
             problems.append("REDIS_URL 未设置（生产环境需要真实的 Redis）")
+        problems += alert_channel_problems(self)
         if problems:
             raise ConfigError("拒绝以生产配置启动 / refusing to start in production: " + "；".join(problems))
+
+
+ALERT_CHANNELS = ("wecom", "robot", "sms")
+SMS_PROVIDERS = ("tencent",)
+SMS_TEMPLATE_PURPOSES = ("ticket", "urgent", "digest")
+
+
+def alert_channel_problems(config):
+    """What the staff alert channels listed in STAFF_ALERT_CHANNELS lack, each naming its setting. `config` is a
+    config object or the app's config mapping."""
+    get = config.get if isinstance(config, dict) else (lambda name: getattr(config, name, None))
+    problems = []
+    channels = get("STAFF_ALERT_CHANNELS") or []
+    unknown = [c for c in channels if c not in ALERT_CHANNELS]
+    if unknown:
+        problems.append(f"STAFF_ALERT_CHANNELS 含未知渠道 {'、'.join(unknown)}（可选 {'、'.join(ALERT_CHANNELS)}）")
+    if ("wecom" in channels or "robot" in channels) and not get("WECOM_API_BASE"):
+        problems.append("WECOM_API_BASE 未设置")
+    if "wecom" in channels:
+        missing = [n for n in ("WECOM_CORP_ID", "WECOM_AGENT_ID", "WECOM_SECRET") if not get(n)]
+        if missing:
+            problems.append(f"{' / '.join(missing)} 未设置（STAFF_ALERT_CHANNELS 含 wecom）")
+        elif not str(get("WECOM_AGENT_ID")).isdigit():
+            problems.append("WECOM_AGENT_ID 应为数字")
+    if "sms" in channels:
+        if get("SMS_PROVIDER") not in SMS_PROVIDERS:
+            problems.append(f"SMS_PROVIDER 应为 {'、'.join(SMS_PROVIDERS)}（STAFF_ALERT_CHANNELS 含 sms）")
+        missing = [n for n in ("SMS_SECRET_ID", "SMS_SECRET_KEY", "SMS_SDK_APP_ID", "SMS_SIGN_NAME") if not get(n)]
+        templates = get("SMS_TEMPLATES") if isinstance(get("SMS_TEMPLATES"), dict) else {}
+        missing += [f"SMS_TEMPLATES.{p}" for p in SMS_TEMPLATE_PURPOSES if not templates.get(p)]
+        if missing:
+            problems.append(f"{' / '.join(missing)} 未设置（STAFF_ALERT_CHANNELS 含 sms）")
+    if channels and not get("PUBLIC_BASE_URL"):
+        problems.append("PUBLIC_BASE_URL 未设置（提醒中的链接必须是绝对地址）")
+    return problems
 
 
 CONFIGS = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}

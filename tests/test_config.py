@@ -94,3 +94,43 @@ def test_no_proxy_is_trusted_unless_configured(monkeypatch):
     assert load_config("development").TRUSTED_PROXIES == 0
     monkeypatch.setenv("TRUSTED_PROXIES", "2")
     assert load_config("development").TRUSTED_PROXIES == 2
+
+
+WECOM = {"WECOM_CORP_ID": "ww1234567890", "WECOM_AGENT_ID": "1000002", "WECOM_SECRET": "w" * 32,
+         "PUBLIC_BASE_URL": "https://minsheng.example.gov.cn"}
+SMS = {"SMS_PROVIDER": "tencent", "SMS_SECRET_ID": "AKID" + "x" * 32, "SMS_SECRET_KEY": "k" * 32,
+       "SMS_SDK_APP_ID": "1400123456", "SMS_SIGN_NAME": "南县民生实事",
+       "SMS_TEMPLATES": '{"ticket": "1", "urgent": "2", "digest": "3"}'}
+
+
+def test_production_alert_channels_are_off_unless_listed(prod_env):
+    assert load_config("production").STAFF_ALERT_CHANNELS == []
+
+
+def test_production_accepts_complete_alert_channels(prod_env):
+    prod_env.setenv("STAFF_ALERT_CHANNELS", "wecom,robot,sms")
+    for name, value in {**WECOM, **SMS}.items():
+        prod_env.setenv(name, value)
+    config = load_config("production")
+    assert config.STAFF_ALERT_CHANNELS == ["wecom", "robot", "sms"]
+    assert config.SMS_TEMPLATES["urgent"] == "2" and config.WECOM_API_BASE == "https://qyapi.weixin.qq.com/"
+
+
+@pytest.mark.parametrize("channels, unset, reason", [
+    ("wecom", "WECOM_SECRET", "WECOM_SECRET"),
+    ("wecom", "WECOM_AGENT_ID", "WECOM_AGENT_ID"),
+    ("sms", "SMS_SECRET_KEY", "SMS_SECRET_KEY"),
+    ("sms", "SMS_TEMPLATES", "SMS_TEMPLATES.ticket"),
+    ("sms", "SMS_PROVIDER", "SMS_PROVIDER"),
+    ("robot", "PUBLIC_BASE_URL", "PUBLIC_BASE_URL"),
+    ("wecom,fax", None, "fax"),
+])
+def test_production_names_what_a_listed_alert_channel_lacks(prod_env, channels, unset, reason):
+    prod_env.setenv("STAFF_ALERT_CHANNELS", channels)
+    for name, value in {**WECOM, **SMS}.items():
+        prod_env.setenv(name, value)
+    if unset:
+        prod_env.delenv(unset)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config("production")
+    assert reason in str(excinfo.value)

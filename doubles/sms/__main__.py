@@ -1,0 +1,3 @@
+from doubles.sms.server import main
+
+main()

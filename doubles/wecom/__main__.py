@@ -1,0 +1,3 @@
+from doubles.wecom.server import main
+
+main()
