@@ -51,7 +51,7 @@ def _deadline_alerts(now, calendar, hours, office):
 
 def _rectification_alerts(now, calendar, workdays):
     T = RectificationTask
-    limit = calendar.add_working_days(now, workdays)
+    limit = as_utc(calendar.add_working_days(now, workdays))
     tasks = db.session.execute(
         db.select(T).where(T.status == "open", T.due_at > now, T.due_at <= limit).order_by(T.id)).scalars().all()
     found = []

@@ -43,6 +43,7 @@ def wecom(_wecom_double):
 @pytest.fixture
 def sms(_sms_double):
     _sms_double.reset()
+    _sms_double.per_number_seconds = 30
     return _sms_double
 
 
