@@ -74,11 +74,13 @@ def create_app(config=None):
     from app import cache, docs, jobs, progress, wechat
     from app.ops import backup as ops_backup
     from app.ops import deploy as ops_deploy
+    from app.ops import keys as ops_keys
     from app.ops import routes as ops_routes
 
     ops_routes.init_app(app)
     ops_deploy.init_app(app)
     ops_backup.init_app(app)
+    ops_keys.init_app(app)
     # Cached public responses are answered in front of Flask (app.cache.CacheFastPath).
     cache.init_app(app)
     jobs.init_app(app)

@@ -160,6 +160,9 @@ class BaseConfig:
         self.ALERT_SWEEP_SECONDS = _int("ALERT_SWEEP_SECONDS", 60)
 
         self.PHONE_ENCRYPTION_KEY = _env("PHONE_ENCRYPTION_KEY", DEFAULT_PHONE_KEY)
+        # Keys replaced by PHONE_ENCRYPTION_KEY, comma-separated: still read, never written; `flask phones rekey`
+        # re-encrypts every stored number with the current key, after which they can be dropped.
+        self.PHONE_ENCRYPTION_OLD_KEYS = _list("PHONE_ENCRYPTION_OLD_KEYS")
         self.TOKEN_TTL_SECONDS = _int("TOKEN_TTL_SECONDS", 7 * 24 * 3600)
         self.STAFF_TOKEN_TTL_SECONDS = _int("STAFF_TOKEN_TTL_SECONDS", 12 * 3600)
         # Login throttling (app/accounts/throttle.py): failures lock an account for one address only.

@@ -2,16 +2,39 @@
 import base64
 import hashlib
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 
 from app.common.schemas import mask_phone
 
 
-def _fernet():
+def _key(passphrase):
     # Any passphrase works as the setting; Fernet wants 32 url-safe base64 bytes.
-    secret = current_app.config["PHONE_ENCRYPTION_KEY"].encode()
-    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(b"phone:" + secret).digest()))
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(b"phone:" + passphrase.encode()).digest()))
+
+
+def _fernet():
+    """The current key first (it encrypts), then PHONE_ENCRYPTION_OLD_KEYS (they only decrypt)."""
+    config = current_app.config
+    return MultiFernet([_key(config["PHONE_ENCRYPTION_KEY"])]
+                       + [_key(old) for old in config.get("PHONE_ENCRYPTION_OLD_KEYS") or ()])
+
+
+def needs_rekey(ciphertext):
+    """Whether a stored number was encrypted with an old key (so `flask phones rekey` should rewrite it)."""
+    try:
+        _key(current_app.config["PHONE_ENCRYPTION_KEY"]).decrypt(ciphertext.encode())
+    except InvalidToken:
+        return True
+    return False
+
+
+def rekey(ciphertext):
+    """The same number encrypted with the current key; ValueError if no configured key opens it."""
+    try:
+        return _fernet().rotate(ciphertext.encode()).decode()
+    except InvalidToken:
+        raise ValueError("phone ciphertext matches neither PHONE_ENCRYPTION_KEY nor an old key") from None
 
 
 def encrypt_phone(phone):
@@ -28,7 +51,7 @@ def decrypt_phone(ciphertext):
     try:
         return _fernet().decrypt(ciphertext.encode()).decode()
     except InvalidToken:
-        raise ValueError("phone ciphertext does not match PHONE_ENCRYPTION_KEY") from None
+        raise ValueError("phone ciphertext matches neither PHONE_ENCRYPTION_KEY nor an old key") from None
 
 
 def protect_phone(phone):
