@@ -264,7 +264,7 @@ def _recover_lost_claims(now):
     known = journal.read(_journal_dir())
     outcomes = {
         True: ("sent", dict(status="sent", sent_at=now, last_error="发送进程在请求发出后中断，按已发送记录")),
-        False: ("due", dict(attempts=table.c.attempts - 1, next_attempt_at=now, enqueued_at=None)),
+        False: ("again", dict(attempts=table.c.attempts - 1, next_attempt_at=now, enqueued_at=None)),
         None: ("failed", dict(status="failed", last_error="发送过程中进程中断，无法确认是否已送达，不再重发")),
     }
     counts = {}

@@ -37,6 +37,7 @@ def _sms_double(app):
 @pytest.fixture
 def wecom(_wecom_double):
     _wecom_double.reset()
+    _wecom_double.robot_per_minute = 20
     return _wecom_double
 
 
