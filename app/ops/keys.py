@@ -13,10 +13,18 @@ BATCH = 500
 
 
 def _tables():
+    """(name, model, key column, ciphertext column) of everything encrypted with the phone key."""
     from app.accounts.models import Resident
+    from app.alerts.models import StaffAlertSettings, UnitAlertSettings
     from app.feedback.models import Complaint
 
-    return (("residents", Resident), ("complaints", Complaint))
+    return (("residents", Resident, Resident.id, Resident.phone_encrypted),
+            ("complaints", Complaint, Complaint.id, Complaint.phone_encrypted),
+            # Staff mobiles for SMS alerts, and units' robot webhooks (a secret: whoever has it can post).
+            ("staff_alert_settings", StaffAlertSettings, StaffAlertSettings.staff_id,
+             StaffAlertSettings.mobile_encrypted),
+            ("unit_alert_settings", UnitAlertSettings, UnitAlertSettings.unit_id,
+             UnitAlertSettings.robot_webhook_encrypted))
 
 
 def rekey_phones(batch=BATCH):
@@ -25,29 +33,26 @@ def rekey_phones(batch=BATCH):
     from app.wechat.phones import needs_rekey, rekey
 
     report = {}
-    for name, model in _tables():
+    for name, model, key, column in _tables():
         rewritten = unreadable = 0
         last_id = 0
         while True:
             rows = db.session.execute(
-                db.select(model.id, model.phone_encrypted)
-                .where(model.id > last_id, model.phone_encrypted.is_not(None))
-                .order_by(model.id).limit(batch)).all()
+                db.select(key, column).where(key > last_id, column.is_not(None)).order_by(key).limit(batch)).all()
             if not rows:
                 break
-            last_id = rows[-1].id
-            for row in rows:
-                if not needs_rekey(row.phone_encrypted):
+            last_id = rows[-1][0]
+            for row_id, ciphertext in rows:
+                if not needs_rekey(ciphertext):
                     continue
                 try:
-                    fresh = rekey(row.phone_encrypted)
+                    fresh = rekey(ciphertext)
                 except ValueError:
                     unreadable += 1
                     continue
                 # Only if unchanged since read: a number re-entered meanwhile is already under the new key.
-                db.session.execute(db.update(model).where(model.id == row.id,
-                                                          model.phone_encrypted == row.phone_encrypted)
-                                   .values(phone_encrypted=fresh))
+                db.session.execute(db.update(model).where(key == row_id, column == ciphertext)
+                                   .values({column.key: fresh}))
                 rewritten += 1
             db.session.commit()
         report[name] = (rewritten, unreadable)

@@ -67,3 +67,24 @@ def test_rekey_refuses_to_call_it_done_while_a_number_opens_with_no_configured_k
     assert result.exit_code != 0
     assert "1 条无法用任何已配置的密钥解开" in result.output
     assert _stored(ticket_id) == stored  # left as it was, for the right key to open later
+
+
+def test_rekey_also_moves_staff_mobiles_and_robot_webhooks(app_config, county):
+    from app.alerts.models import StaffAlertSettings, UnitAlertSettings
+    from app.alerts.settings import set_unit_robot, update_settings
+    from app.wechat.phones import decrypt_phone
+
+    old = _variant(app_config, county, PHONE_ENCRYPTION_KEY="the-old-phone-passphrase")
+    with old.app_context():
+        update_settings(county.lead.id, {"mobile": PHONE})
+        set_unit_robot(county.lead_unit.id, "lead-robot-key-1")
+    both = _variant(app_config, county, PHONE_ENCRYPTION_KEY="the-new-phone-passphrase",
+                    PHONE_ENCRYPTION_OLD_KEYS=["the-old-phone-passphrase"])
+    result = _rekey(both)
+    assert result.exit_code == 0, result.output
+    assert "staff_alert_settings：重新加密 1 条" in result.output and "unit_alert_settings：重新加密 1 条" in result.output
+    new_only = _variant(app_config, county, PHONE_ENCRYPTION_KEY="the-new-phone-passphrase")
+    with new_only.app_context():
+        assert decrypt_phone(db.session.get(StaffAlertSettings, county.lead.id).mobile_encrypted) == PHONE
+        assert decrypt_phone(db.session.get(UnitAlertSettings, county.lead_unit.id).robot_webhook_encrypted) == \
+            "lead-robot-key-1"
