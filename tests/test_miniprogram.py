@@ -1,6 +1,7 @@
 """The mini-program in miniprogram/: its Jest suite (pages rendered in WeChat's component simulator, driven
 against a backend of its own over HTTP) runs as part of `make test`, and every page the backend can put into
 a subscribe message is a page of the mini-program that opens the record it names."""
+import json
 import os
 import re
 import shutil
@@ -11,6 +12,37 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 MINIPROGRAM = ROOT / "miniprogram"
+# A subscribe message's `page`: a route of the mini-program, optionally with its query.
+PAGE_LITERAL = re.compile(r"""["'](pages/[a-z_]+/[a-z_]+)(\?[^"']*)?["']""")
+
+
+def backend_pages():
+    """Every "pages/…" literal in the backend's code: {route: {query keys}}."""
+    found = {}
+    for path in (ROOT / "app").rglob("*.py"):
+        for match in PAGE_LITERAL.finditer(path.read_text(encoding="utf-8")):
+            keys = set(re.findall(r"[?&]([a-z_]+)=", match.group(2) or ""))
+            found.setdefault(match.group(1), set()).update(keys)
+    return found
+
+
+def test_every_page_a_subscribe_message_can_open_exists_and_reads_its_query():
+    from app.feedback.service.common import COMPLAINT_PAGE, PROJECT_PAGE
+    from app.progress.jobs import PROJECT_PAGE as UPDATE_PAGE
+
+    pages = backend_pages()
+    # The scan sees the pages the senders actually use.
+    for page in (COMPLAINT_PAGE, PROJECT_PAGE, UPDATE_PAGE):
+        assert page.split("?")[0] in pages
+    app_json = json.loads((MINIPROGRAM / "app.json").read_text(encoding="utf-8"))
+    for route, keys in pages.items():
+        assert route in app_json["pages"], f"{route} is sent in subscribe messages but is not in app.json"
+        for ext in ("js", "json", "wxml", "wxss"):
+            assert (MINIPROGRAM / f"{route}.{ext}").is_file(), f"{route}.{ext} missing"
+        source = (MINIPROGRAM / f"{route}.js").read_text(encoding="utf-8")
+        assert re.search(r"onLoad\(\s*query", source), f"{route} does not read its query in onLoad"
+        for key in keys:
+            assert f"query.{key}" in source, f"{route} ignores the {key}= its messages carry"
 
 
 @pytest.mark.miniprogram

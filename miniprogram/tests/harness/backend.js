@@ -52,6 +52,34 @@ function httpJson(method, url, body, headers = {}) {
   })
 }
 
+function upload(url, name, bytes, headers) {
+  const boundary = `----staff${Date.now().toString(16)}`
+  const body = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; ` +
+    `filename="${name}"\r\nContent-Type: image/png\r\n\r\n`), bytes, Buffer.from(`\r\n--${boundary}--\r\n`)])
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, {method: 'POST', headers: Object.assign({}, headers, {
+      'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Content-Length': body.length})}, res => {
+      const chunks = []
+      res.on('data', c => chunks.push(c))
+      res.on('end', () => resolve({status: res.statusCode, body: JSON.parse(Buffer.concat(chunks).toString('utf8'))}))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+// GET a URL as <image src> would: no Authorization header.
+function fetchImage(url) {
+  return new Promise((resolve, reject) => {
+    http.get(url, res => {
+      const chunks = []
+      res.on('data', c => chunks.push(c))
+      res.on('end', () => resolve({status: res.statusCode, type: res.headers['content-type'],
+        cache: res.headers['cache-control'], bytes: Buffer.concat(chunks)}))
+    }).on('error', reject)
+  })
+}
+
 async function waitFor(check, timeoutMs, what) {
   const deadline = Date.now() + timeoutMs
   for (;;) {
@@ -116,7 +144,9 @@ async function startBackend(extraEnv = {}) {
       const res = await httpJson('POST', `${base}/api/v1/staff/auth/login`, {username, password})
       if (res.status !== 200) throw new Error(`staff login ${username}: ${JSON.stringify(res.body)}`)
       const headers = {Authorization: `Bearer ${res.body.token}`}
-      return (method, urlPath, body) => httpJson(method, base + urlPath, body, headers)
+      const call = (method, urlPath, body) => httpJson(method, base + urlPath, body, headers)
+      call.upload = (name, bytes) => upload(`${base}/api/v1/uploads`, name, bytes, headers)
+      return call
     },
     async stop() {
       if (child.exitCode === null) {
@@ -129,4 +159,4 @@ async function startBackend(extraEnv = {}) {
   }
 }
 
-module.exports = {startBackend, prepareDatabase, freePort, waitFor, REPO}
+module.exports = {startBackend, prepareDatabase, freePort, waitFor, fetchImage, REPO}

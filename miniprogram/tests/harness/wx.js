@@ -19,6 +19,8 @@ function createWx(options = {}) {
     subscribeAnswer: 'accept',
     chosenMedia: [],
     offline: false,
+    // Answers lost on the way back (the request reached the server): the page sees a failure.
+    dropAnswers: 0,
     offlinePort: options.offlinePort,
   }
 
@@ -72,6 +74,13 @@ function createWx(options = {}) {
       }
       state.requests.push({method, url: fullUrl, headers})
       send(fullUrl, method, headers, body, (res, raw) => {
+        if (state.dropAnswers > 0) {
+          state.dropAnswers -= 1
+          const lost = {errMsg: 'request:fail timeout'}
+          if (fail) fail(lost)
+          if (complete) complete(lost)
+          return
+        }
         const text = raw.toString('utf8')
         let parsed = text
         try { parsed = JSON.parse(text) } catch (e) { /* not JSON */ }
