@@ -5,6 +5,7 @@ from flask import current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.accounts.models import Resident, StaffUser
+from app.common.signing import signing_keys
 from app.common.timeutil import utcnow
 from app.errors import Forbidden, Unauthorized
 from app.extensions import db
@@ -13,7 +14,7 @@ _SALT = {"resident": "resident-token", "staff": "staff-token"}
 
 
 def _serializer(kind):
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT[kind])
+    return URLSafeTimedSerializer(signing_keys(), salt=_SALT[kind])
 
 
 def issue_token(kind, subject_id, version=1):

@@ -80,6 +80,9 @@ class BaseConfig:
 
     def __init__(self):
         self.SECRET_KEY = _env("SECRET_KEY", DEFAULT_SECRET_KEY)
+        # Earlier SECRET_KEYs, comma-separated: still accepted on tokens, image urls and console sessions, never
+        # used to sign (app/common/signing.py), so a rotation logs nobody out.
+        self.SECRET_KEY_FALLBACKS = _list("SECRET_KEY_FALLBACKS")
         self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", self.default_database_url())
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         if not self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):

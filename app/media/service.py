@@ -21,6 +21,7 @@ from PIL import Image, ImageOps
 
 from app import jobs
 from app.accounts.service import audit
+from app.common.signing import signing_keys
 from app.common.timeutil import utcnow
 from app.errors import Invalid, NotFound, PayloadTooLarge, Unauthorized
 from app.extensions import db, redis_store
@@ -260,7 +261,7 @@ def signed_viewer(upload_id, token, now):
 
 
 def _check_serializer():
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="media-check-source")
+    return URLSafeTimedSerializer(signing_keys(), salt="media-check-source")
 
 
 def check_source_url(upload):

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from flask import current_app, has_request_context, request
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from app.common.signing import signing_keys
 from app.common.timeutil import isoformat_local
 
 VIEWER_KINDS = {"resident": "r", "staff": "s"}
@@ -38,7 +39,7 @@ def public_url(upload_id):
 
 
 def _serializer():
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="media-view")
+    return URLSafeSerializer(signing_keys(), salt="media-view")
 
 
 def signed_ref(upload_id, viewer, now):

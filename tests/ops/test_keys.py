@@ -88,3 +88,33 @@ def test_rekey_also_moves_staff_mobiles_and_robot_webhooks(app_config, county):
         assert decrypt_phone(db.session.get(StaffAlertSettings, county.lead.id).mobile_encrypted) == PHONE
         assert decrypt_phone(db.session.get(UnitAlertSettings, county.lead_unit.id).robot_webhook_encrypted) == \
             "lead-robot-key-1"
+
+
+OLD_SECRET, NEW_SECRET = "the-old-secret-key-" + "o" * 32, "the-new-secret-key-" + "n" * 32
+
+
+def test_a_rotated_secret_key_keeps_tokens_and_image_urls_valid_while_it_is_a_fallback(app_config, county):
+    from tests.media.images import image_bytes, upload
+
+    old = _variant(app_config, county, SECRET_KEY=OLD_SECRET)
+    client = old.test_client()
+    login = client.post("/api/v1/staff/auth/login", json={"username": county.office.username,
+                                                            "password": factories.PASSWORD})
+    assert login.status_code == 200, login.get_json()
+    token = {"Authorization": f"Bearer {login.get_json()['token']}"}
+    image = upload(client, token, image_bytes("PNG"), name="site.png")
+    assert image.status_code == 201, image.get_json()
+    image_url = image.get_json()["url"]
+
+    rotated = _variant(app_config, county, SECRET_KEY=NEW_SECRET, SECRET_KEY_FALLBACKS=[OLD_SECRET])
+    assert rotated.test_client().get("/api/v1/staff/complaints", headers=token).status_code == 200
+    assert rotated.test_client().get(image_url, headers=token).status_code == 200
+    # What the rotated app signs, it signs with the new key: the old app alone does not accept it.
+    fresh = rotated.test_client().post("/api/v1/staff/auth/login", json={"username": county.office.username,
+                                                                          "password": factories.PASSWORD})
+    fresh_token = {"Authorization": f"Bearer {fresh.get_json()['token']}"}
+    assert old.test_client().get("/api/v1/staff/complaints", headers=fresh_token).status_code == 401
+    # Once the fallback is dropped, the old key's tokens are refused.
+    new_only = _variant(app_config, county, SECRET_KEY=NEW_SECRET)
+    assert new_only.test_client().get("/api/v1/staff/complaints", headers=token).status_code == 401
+    assert new_only.test_client().get("/api/v1/staff/complaints", headers=fresh_token).status_code == 200
