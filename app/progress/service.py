@@ -66,9 +66,10 @@ def _fits_column(value):
     return normal.as_tuple().exponent >= -MAX_DECIMAL_PLACES and normal.adjusted() < MAX_INTEGER_DIGITS
 
 
-def validate_metric_values(project, metric_values):
+def validate_metric_values(project, metric_values, unit_id=None):
     """[{metric_id, value, township?}] checked against the project's metrics; returns them normalised for
-    storage (decimal strings). Raises Invalid with the field errors of every bad entry."""
+    storage (decimal strings). With `unit_id` (the drafting unit), a metric another lead unit answers for is
+    refused. Raises Invalid with the field errors of every bad entry."""
     metrics = {m.id: m for m in project.metrics}
     errors = {}
     seen = set()
@@ -89,6 +90,8 @@ def validate_metric_values(project, metric_values):
             problems["value"] = [f"数值最多 {MAX_INTEGER_DIGITS} 位整数、{MAX_DECIMAL_PLACES} 位小数。"]
         if metric is None:
             problems["metric_id"] = ["该指标不属于此项目。"]
+        elif unit_id is not None and metric.responsible_unit_id not in (None, unit_id):
+            problems["metric_id"] = [f"指标“{metric.name}”由{metric.responsible_unit.name}负责填报。"]
         else:
             townships = {t.township for t in metric.townships}
             if township is not None and township not in townships:
@@ -199,7 +202,7 @@ def create_draft(project_id, staff, content, metric_values=(), image_ids=(), tow
     update = ProgressUpdate(
         project=project, unit_id=staff.unit_id, author_id=staff.id, status="draft",
         content=_clean_content(content),
-        metric_values=validate_metric_values(project, metric_values),
+        metric_values=validate_metric_values(project, metric_values, staff.unit_id),
         image_ids=_validate_images(staff, image_ids),
         township=_validate_township(project, township),
     )
@@ -226,7 +229,8 @@ def edit_draft(update_id, staff, changes):
         if "content" in changes:
             update.content = _clean_content(changes["content"])
         if "metric_values" in changes:
-            update.metric_values = validate_metric_values(project, changes["metric_values"])
+            # The draft stays its unit's, whoever edits it: only the metrics that unit answers for.
+            update.metric_values = validate_metric_values(project, changes["metric_values"], update.unit_id)
         if "image_ids" in changes:
             update.image_ids = _validate_images(staff, changes["image_ids"], already=update.image_ids or ())
         if "township" in changes:

@@ -57,6 +57,8 @@ class MetricIn(Schema):
     target = DecimalString(required=True)
     current = DecimalString(load_default=None, allow_none=True)
     note = fields.String(load_default=None, allow_none=True)
+    # The lead unit that answers for this metric where the plan says so; absent = any lead unit of the item.
+    responsible_unit = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64))
     townships = fields.List(fields.Nested(TownshipTarget), load_default=list)
 
     @validates_schema
@@ -85,6 +87,11 @@ class ProjectIn(Schema):
         keys = [m["key"] for m in data.get("metrics", [])]
         if len(keys) != len(set(keys)):
             raise ValidationError("指标 key 重复。", "metrics")
+        leads = set(data.get("lead_units", []))
+        for metric in data.get("metrics", []):
+            if metric.get("responsible_unit") and metric["responsible_unit"] not in leads:
+                raise ValidationError(f"指标 {metric['key']} 的负责单位“{metric['responsible_unit']}”不是本项目的牵头单位。",
+                                      "metrics")
 
 
 class CategoryIn(Schema):
@@ -313,6 +320,10 @@ class _Importer:
         for attr in ("name", "kind", "unit", "comparison", "note"):
             _set(metric, attr, data[attr], self.touched)
         _set(metric, "position", position, self.touched)
+        responsible = self.unit(data["responsible_unit"]) if data["responsible_unit"] else None
+        if responsible is not None and responsible.id is None:
+            db.session.flush()
+        _set(metric, "responsible_unit_id", responsible.id if responsible else None, self.touched)
         db.session.flush()
         for attr in ("baseline", "target") + (("current",) if data["current"] is not None else ()):
             old, new = getattr(metric, attr), data[attr]

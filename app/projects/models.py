@@ -120,8 +120,12 @@ class Metric(db.Model):
     current = db.Column(Quantity, nullable=False, default=0)
     position = db.Column(db.Integer, nullable=False)
     note = db.Column(db.Text)
+    # Where the plan gives part of an item to one of its lead units (1.2: the offline activities to 县妇女联合会,
+    # the online learners to 县教育局), the unit that answers for this metric; None = any lead unit of the item.
+    responsible_unit_id = db.Column(db.Integer, db.ForeignKey("units.id"), index=True)
 
     project = db.relationship(Project, back_populates="metrics")
+    responsible_unit = db.relationship("Unit", lazy="joined")
     townships = db.relationship(
         "MetricTownship", order_by="MetricTownship.position", cascade="all, delete-orphan", lazy="selectin"
     )

@@ -64,6 +64,8 @@ class MetricSchema(Schema):
     current = DecimalString()
     progress = DecimalString()
     note = fields.String(allow_none=True)
+    responsible_unit = fields.Nested(RefSchema, allow_none=True,
+                                     metadata={"description": "负责该指标的牵头单位；null 为项目的任一牵头单位"})
     townships = fields.List(fields.Nested(TownshipFigureSchema))
 
 

@@ -241,6 +241,8 @@ def _metric_json(metric):
         "progress": fmt_decimal(metric_progress(metric.kind, metric.comparison, metric.target, metric.current,
                                                 metric.baseline, metric.townships)),
         "note": metric.note,
+        "responsible_unit": ({"id": metric.responsible_unit.id, "name": metric.responsible_unit.name}
+                             if metric.responsible_unit else None),
         "townships": townships,
     }
 

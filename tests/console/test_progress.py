@@ -122,3 +122,14 @@ def test_roles_and_scope_of_progress_updates(people, console_as):
     assert other.get(f"/console/updates/{update.id}").status_code == 404
     db.session.refresh(update)
     assert update.status == "draft"
+
+
+def test_the_form_shows_who_answers_for_each_metric(factories, console_as, plan):
+    from app.extensions import db
+    from app.projects.models import Project
+
+    item = db.session.execute(db.select(Project).filter_by(code="1.2")).scalar_one()
+    html = console_as(factories.staff("unit_staff", "县妇女联合会")).get(
+        f"/console/projects/{item.id}/updates/new").get_data(as_text=True)
+    assert html.count("负责：县妇女联合会") == 4 and html.count("负责：县教育局") == 1
+    assert html.count('disabled title="由县教育局填报"') == 1 and "由县妇女联合会填报" not in html

@@ -33,6 +33,31 @@ def test_co_unit_may_draft_too(client, people):
     assert draft(client, people.h["education"], metric_values=values(m5="1200")).status_code == 201
 
 
+def test_a_unit_drafts_only_the_metrics_it_answers_for(client, people):
+    # 1.2: 县妇女联合会 answers for m1–m4, 县教育局 for m5 (the online learners).
+    refused = draft(client, people.h["education"], metric_values=values(m5="1200", m1="6"))
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"]["metric_values"]["1"]["metric_id"] == [
+        "指标“线下家庭教育指导服务和实践活动”由县妇女联合会负责填报。"]
+    refused = draft(client, people.h["women"], metric_values=values(m5="1200"))
+    assert refused.status_code == 422 and "由县教育局负责填报" in str(refused.get_json()["errors"])
+    assert db.session.execute(db.select(db.func.count(ProgressUpdate.id))).scalar_one() == 0
+    # The office editing the women's draft cannot slip the education bureau's metric into it.
+    update_id = draft(client, people.h["women"], metric_values=values(m1="6")).get_json()["id"]
+    edited = client.patch(f"/api/v1/staff/updates/{update_id}", json={"metric_values": values(m5="1")},
+                          headers=people.h["office"])
+    assert edited.status_code == 422
+    # A metric naming no unit (4.1's) may be drafted by any lead unit of its item.
+    assert draft(client, people.h["women"], code="4.1", metric_values=values("4.1", m1="100")).status_code == 201
+
+
+def test_the_item_page_shows_who_answers_for_what(client, plan):
+    body = public(client)
+    assert {m["key"]: (m["responsible_unit"] or {}).get("name") for m in body["metrics"]} == {
+        "m1": "县妇女联合会", "m2": "县妇女联合会", "m3": "县妇女联合会", "m4": "县妇女联合会", "m5": "县教育局"}
+    assert all(m["responsible_unit"] is None for m in public(client, code="4.1")["metrics"])
+
+
 def test_another_units_item_is_404_and_nothing_is_written(client, people):
     response = draft(client, people.h["civil"], metric_values=values(m1="6"))
     assert response.status_code == 404

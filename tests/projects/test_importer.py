@@ -140,6 +140,28 @@ def test_lead_unit_order_change_is_applied(plan, tmp_path):
     assert [u.name for u in project.lead_units] == ["县教育局", "县妇女联合会"]
 
 
+def _responsible(code):
+    project = db.session.execute(db.select(Project).filter_by(code=code)).scalar_one()
+    db.session.refresh(project)
+    return {m.key: m.responsible_unit.name if m.responsible_unit else None for m in project.metrics}
+
+
+def test_metric_level_responsibility_from_the_source(plan, tmp_path):
+    # 1.2: 县妇联 for the offline activities, the people served, the consultation point and its families;
+    # 县教育局 for the online learners. 4.1 names no unit for its metric: any lead unit answers.
+    assert _responsible("1.2") == {"m1": "县妇女联合会", "m2": "县妇女联合会", "m3": "县妇女联合会",
+                                   "m4": "县妇女联合会", "m5": "县教育局"}
+    assert set(_responsible("4.1").values()) == {None}
+
+    def edit(data):
+        _item(data, "1.2")["metrics"][3]["responsible_unit"] = "县教育局"
+        del _item(data, "1.2")["metrics"][4]["responsible_unit"]
+
+    assert import_plan(_edited_copy(tmp_path, edit)).changed
+    assert _responsible("1.2")["m4"] == "县教育局" and _responsible("1.2")["m5"] is None
+    assert not import_plan(_edited_copy(tmp_path, edit)).changed
+
+
 def test_township_breakdown_sums_into_the_county_figure(plan, tmp_path):
     def edit(data):
         metric = _item(data, "6.1")["metrics"][0]
@@ -165,6 +187,8 @@ def test_township_breakdown_sums_into_the_county_figure(plan, tmp_path):
      "categories[8].projects[1].lead_units", "牵头单位"),
     (lambda d: d["plan"].pop("year"), "plan.year", "必填"),
     (lambda d: _item(d, "9.2").__setitem__("code", "9.1"), "categories", "重复"),
+    (lambda d: _item(d, "1.2")["metrics"][4].__setitem__("responsible_unit", "县民政局"),
+     "categories[0].projects[1].metrics", "不是本项目的牵头单位"),
 ])
 def test_malformed_file_is_refused_with_place_and_reason(plan, tmp_path, edit, place, reason):
     before = _snapshot()

@@ -15,8 +15,8 @@ from app.progress import service as progress
 from app.projects.models import Metric, MetricTownship, Project
 from tests.factories import staff
 
-# 1.2 家庭教育指导服务: five quantity metrics, led by 县妇女联合会.
-ITEM = "1.2"
+# 8.1: five metrics, one lead unit (1.2 splits its metrics between two units, each drafting its own).
+ITEM = "8.1"
 LIST_BOUND = 6
 DETAIL_BOUND = 10
 
