@@ -273,3 +273,22 @@ class OverdueAlert(db.Model):
         db.Index("ix_overdue_alerts_handled_created", "handled_at", "created_at", "id"),
         db.CheckConstraint(f"kind IN {ALERT_KINDS!r}", name="kind"),
     )
+
+
+class ComplaintJoin(db.Model):
+    """附议: a resident who has the same problem follows another resident's ticket instead of filing a new one.
+    The joiner is told of its replies and sees it under 我的诉求, without the reporter's text, photos or
+    contact; the ticket counts once in the 三率."""
+
+    __tablename__ = "complaint_joins"
+
+    id = db.Column(db.Integer, primary_key=True)
+    complaint_id = db.Column(db.Integer, db.ForeignKey("complaints.id", ondelete="CASCADE"), nullable=False,
+                             index=True)
+    resident_id = db.Column(db.Integer, db.ForeignKey("residents.id", ondelete="CASCADE"), nullable=False,
+                            index=True)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+
+    complaint = db.relationship(Complaint)
+
+    __table_args__ = (db.UniqueConstraint("complaint_id", "resident_id"),)

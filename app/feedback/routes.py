@@ -50,6 +50,32 @@ class Complaints(MethodView):
         return ticket, 201, ({} if created else {"Idempotent-Replayed": "true"})
 
 
+@blp.route("/complaints/similar")
+class SimilarComplaints(MethodView):
+    @blp.doc(security=SECURITY)
+    @resident_required
+    @blp.arguments(schemas.SimilarIn)
+    @blp.response(200, schemas.SimilarSchema)
+    def post(self, body):
+        """填写诉求时查找相似诉求（近 60 天未办结或刚答复的，至多 3 条）：只显示工单号、项目、乡镇、状态、附议人数和答复，
+        不显示他人的内容、图片和联系方式"""
+        return service.similar_for_draft(current_resident(), body["content"], project_id=body.get("project_id"),
+                                         township=body.get("township"))
+
+
+@blp.route("/complaints/<int:complaint_id>/join")
+class JoinComplaint(MethodView):
+    @blp.doc(security=SECURITY)
+    @resident_required
+    @blp.response(200, schemas.ResidentComplaintDetailSchema)
+    @images_signed_for(resident_viewer)
+    def post(self, complaint_id):
+        """附议：遇到同样的问题，跟踪这条诉求而不是另提一条；重复附议不变。收到它的答复通知，在“我的诉求”中可见"""
+        resident = current_resident()
+        service.join_complaint(complaint_id, resident)
+        return service.get_for_resident(complaint_id, resident)
+
+
 @blp.route("/me/complaints")
 class MyComplaints(MethodView):
     @blp.doc(security=SECURITY)

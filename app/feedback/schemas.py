@@ -154,12 +154,14 @@ class ResidentComplaintSchema(Schema):
     status = fields.String(metadata={"enum": list(STATUSES)})
     status_label = fields.String()
     project = fields.Nested(TicketProjectSchema, allow_none=True)
-    content = fields.String()
+    content = fields.String(allow_none=True, metadata={"description": "附议的诉求为 null"})
     assigned_unit = fields.Nested(RefSchema, allow_none=True)
     created_at = fields.String()
     sign_due_at = fields.String(allow_none=True)
     due_at = fields.String(allow_none=True, metadata={"description": "答复时限"})
     reopen_count = fields.Integer()
+    joined = fields.Boolean(dump_default=False,
+                            metadata={"description": "附议的诉求：他人提交，本人附议跟踪（不显示他人的内容、图片和联系方式）"})
 
 
 class ResidentComplaintDetailSchema(ResidentComplaintSchema):
@@ -280,6 +282,7 @@ class StaffComplaintDetailSchema(StaffComplaintSchema):
     assignments = fields.List(fields.Nested(AssignmentSchema))
     merged_into = fields.Nested(TicketNoSchema, allow_none=True)
     merged_tickets = fields.List(fields.Nested(TicketNoSchema))
+    joined_count = fields.Integer(metadata={"description": "附议人数：遇到同一问题、跟踪这条诉求的居民"})
 
 
 class ContactSchema(Schema):
@@ -414,3 +417,33 @@ class StaffStatsSchema(PublicStatsSchema):
 
 ResidentComplaintPageSchema = page_of(ResidentComplaintSchema)
 RectificationPageSchema = page_of(RectificationSchema)
+
+
+class SimilarIn(Schema):
+    content = _text("正在填写的诉求内容", maximum=1000)
+    project_id = Id(allow_none=True, metadata={"description": "涉及的民生实事项目"})
+    township = fields.String(allow_none=True, validate=validate.Length(max=32))
+
+
+class SimilarReplySchema(Schema):
+    content = fields.String()
+    unit = fields.Nested(RefSchema, allow_none=True)
+    replied_at = fields.String()
+
+
+class SimilarTicketSchema(Schema):
+    id = fields.Integer()
+    ticket_no = fields.String()
+    kind = fields.String(metadata={"enum": list(KINDS)})
+    kind_label = fields.String()
+    project = fields.Nested(TicketProjectSchema, allow_none=True)
+    township = fields.String(allow_none=True)
+    status = fields.String(metadata={"enum": list(STATUSES)})
+    status_label = fields.String()
+    created_at = fields.String()
+    joined_count = fields.Integer(metadata={"description": "附议人数"})
+    reply = fields.Nested(SimilarReplySchema, allow_none=True, metadata={"description": "承办单位的最新答复"})
+
+
+class SimilarSchema(Schema):
+    items = fields.List(fields.Nested(SimilarTicketSchema))

@@ -4,7 +4,7 @@ staff console alike, one job a module:
 - intake: filing a ticket; resident: the resident's follow-up (list, detail, evaluation, 重办);
 - queue: the staff queue and one ticket as staff see it; staff_actions: what staff do to a ticket;
 - alerts: the overdue list; sweep: the periodic deadline sweep; ratings: ratings and 差评整改;
-- reports: public statistics, the dashboard and the export;
+- reports: public statistics, the dashboard and the export; similar: similar tickets and 附议;
 - beneath them: tickets (loading, scoping, the workflow move), assignments, ticket_json, common.
 
 Functions take the acting resident or staff member explicitly and an optional `now` (UTC; defaults to the
@@ -31,6 +31,7 @@ from app.feedback.service.staff_actions import (
     sign,
     urge,
 )
+from app.feedback.service.similar import join_complaint, similar_for_draft
 from app.feedback.service.sweep import sweep
 from app.feedback.service.tickets import complaints_showing_image, staff_sees_complaint
 
@@ -40,7 +41,7 @@ _now, _period = resolve_now, period_asked
 __all__ = [
     "answer_rectification", "assign", "complaints_showing_image", "count_by_status", "decide_extension",
     "evaluate", "export_complaints", "get_for_resident", "get_for_staff", "get_rating", "list_for_resident",
-    "list_for_staff", "list_rectifications", "merge", "overdue_list", "public_stats", "rate_project",
+    "join_complaint", "list_for_staff", "list_rectifications", "merge", "similar_for_draft", "overdue_list", "public_stats", "rate_project",
     "refuse_return", "reopen", "reply", "request_extension", "request_return", "reveal_contact", "sign",
     "staff_sees_complaint", "staff_stats", "submit_complaint", "sweep", "urge",
 ]

@@ -10,6 +10,7 @@ from app.feedback import stats
 from app.feedback.models import Complaint, ComplaintAssignment, ComplaintCoUnit, ComplaintEvent
 from app.feedback.service.common import resolve_now, unit_ref
 from app.feedback.service.ticket_json import evaluation_json, replies_json, staff_item
+from app.feedback.service.similar import joined_counts
 from app.feedback.workflow import EVENT_LABELS, STATUS_LABELS, UNIT_OPEN
 from app.media.service import image_refs
 
@@ -169,6 +170,7 @@ def get_for_staff(complaint_id, staff, now=None):
             "at": isoformat_local(e.created_at),
         } for e in events],
         replies=replies_json([complaint.id]),
+        joined_count=joined_counts([complaint.id]).get(complaint.id, 0),
         assignments=[{
             "unit": unit_ref(a.unit), "round": a.round, "current": a.is_current,
             "assigned_at": isoformat_local(a.assigned_at), "sign_due_at": isoformat_local(a.sign_due_at),

@@ -6,10 +6,11 @@ from flask import current_app
 from app.common.timeutil import as_utc, isoformat_local
 from app.errors import Conflict, Invalid
 from app.extensions import db
-from app.feedback.models import RATING_LABELS, Complaint, ComplaintEvent
+from app.feedback.models import RATING_LABELS, Complaint, ComplaintEvent, ComplaintJoin
 from app.feedback.service.assignments import assign_to_unit, retire_current_assignment
 from app.feedback.service.common import check_length, clean_text, resolve_now, unit_ref
 from app.feedback.service.ticket_json import evaluation_json, replies_json, resident_item
+from app.feedback.service.similar import joined_by
 from app.feedback.service.tickets import apply_transition, residents_own_complaint
 from app.feedback.workflow import EVENT_LABELS, RESIDENT_VISIBLE, STATUS_LABELS, check
 from app.media.service import image_refs
@@ -31,23 +32,33 @@ def reopen_refusal(complaint, now):
     return None
 
 
+def _mine_or_joined(resident):
+    joined = db.select(ComplaintJoin.complaint_id).where(ComplaintJoin.resident_id == resident.id)
+    return sa.or_(Complaint.resident_id == resident.id, Complaint.id.in_(joined))
+
+
 def list_for_resident(resident, page, per_page):
-    """The resident's own tickets, newest first."""
-    base = db.select(Complaint).where(Complaint.resident_id == resident.id)
-    total = db.session.execute(
-        db.select(sa.func.count(Complaint.id)).where(Complaint.resident_id == resident.id)
-    ).scalar_one()
+    """The resident's own tickets and those they joined (附议, shown without the reporter's text), newest first."""
+    mine = _mine_or_joined(resident)
+    total = db.session.execute(db.select(sa.func.count(Complaint.id)).where(mine)).scalar_one()
     rows = db.session.execute(
-        base.options(db.joinedload(Complaint.project)).order_by(Complaint.created_at.desc(), Complaint.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)
+        db.select(Complaint).where(mine).options(db.joinedload(Complaint.project))
+        .order_by(Complaint.created_at.desc(), Complaint.id.desc()).limit(per_page).offset((page - 1) * per_page)
     ).unique().scalars().all()
-    return {"items": [resident_item(c) for c in rows], "total": total, "page": page, "per_page": per_page}
+    items = [resident_item(c) if c.resident_id == resident.id else joiner_item(c) for c in rows]
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
+
+
+def joiner_item(complaint):
+    """The list entry of a joined ticket: its progress, not its reporter's words."""
+    return {**resident_item(complaint), "content": None, "joined": True}
 
 
 def get_for_resident(complaint_id, resident, now=None):
     """One own ticket with its timeline (what the resident may see), replies, evaluation and what they may do."""
     now = resolve_now(now)
-    complaint, _ = residents_own_complaint(complaint_id, resident, lock=False)
+    joined = joined_by(complaint_id, resident)
+    complaint = joined if joined is not None else residents_own_complaint(complaint_id, resident, lock=False)[0]
     events = db.session.execute(
         db.select(ComplaintEvent).where(ComplaintEvent.complaint_id == complaint.id,
                                         ComplaintEvent.action.in_(RESIDENT_VISIBLE)).order_by(ComplaintEvent.id)
@@ -71,7 +82,12 @@ def get_for_resident(complaint_id, resident, now=None):
         merged_into=({"id": merged_into.id, "ticket_no": merged_into.ticket_no,
                       "status": merged_into.status, "status_label": STATUS_LABELS[merged_into.status]}
                      if merged_into else None),
+        joined=False,
     )
+    if joined is not None:
+        # A joiner follows the handling; the reporter's text, photos and contact stay theirs.
+        item.update(content=None, images=[], phone_masked=None, can_evaluate=False, can_reopen=False, joined=True,
+                    events=[e for e in item["events"] if e["action"] != "reopen"])
     return item
 
 

@@ -28,6 +28,7 @@ from app.feedback.service.common import (
 from app.feedback.service.queue import get_for_staff
 from app.feedback.service.tickets import apply_transition, load_complaint, staff_acting_on
 from app.media.service import claim_images
+from app.feedback.service.similar import carry_joiners, joiner_notifications
 from app.wechat.outbox import queue_notification
 from app.wechat.phones import decrypt_phone
 
@@ -97,6 +98,7 @@ def reply(complaint_id, staff, content, image_ids=None, now=None):
             {"ticket_no": other.ticket_no, "content": other.content, "reply": content, "replied_at": now},
             COMPLAINT_PAGE.format(id=other.id), f"complaint:{assignment.id}:replied:{other.id}",
         ))
+    notes.extend(joiner_notifications(complaint, assignment, content, now))
     commit_then_enqueue(notes)
     return get_for_staff(complaint.id, staff, now)
 
@@ -208,6 +210,7 @@ def merge(complaint_id, staff, into_id, now=None):
         raise Conflict(f"目标诉求 {target.ticket_no} 已并入其他诉求。")
     apply_transition(complaint, "merge", actor, now, data={"into_id": target.id, "into_ticket_no": target.ticket_no})
     complaint.merged_into_id = target.id
+    carry_joiners(complaint.id, target)
     complaint.pending_extension_days = None
     if complaint.assignment is not None:
         # Still current: the unit that held it keeps seeing it, read-only now that it is merged.
