@@ -40,12 +40,12 @@ class BackupError(click.ClickException):
     pass
 
 
-def _libpq(url):
+def _libpq(url, upload_dir):
     """pg_dump/pg_restore arguments and environment for a SQLAlchemy URL (the password in the environment,
     never on a command line that `ps` shows)."""
     url = make_url(url)
     if not url.get_backend_name().startswith("postgresql"):
-        raise BackupError(SQLITE_REFUSED.format(path=url.database, uploads=current_app.config["UPLOAD_DIR"]))
+        raise BackupError(SQLITE_REFUSED.format(path=url.database, uploads=upload_dir))
     args = ["--dbname", url.database]
     if url.host:
         args += ["--host", url.host]
@@ -104,9 +104,18 @@ def create_backup(database_url, upload_dir, directory, *, now):
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()):
         raise BackupError(f"备份目录已存在且不为空：{directory}")
-    args, env = _libpq(database_url)
+    args, env = _libpq(database_url, upload_dir)
     pg_dump = _tool("pg_dump")
     directory.mkdir(parents=True, exist_ok=True)
+    try:
+        return _write_backup(database_url, upload_dir, directory, args, env, pg_dump, now)
+    except BaseException:
+        # A half-written backup must not look like one (and must not block the next attempt into the same place).
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+
+
+def _write_backup(database_url, upload_dir, directory, args, env, pg_dump, now):
     engine = create_engine(database_url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
@@ -184,7 +193,7 @@ def restore_backup(database_url, upload_dir, directory, *, clean=False):
     lists the tables whose rows or checksum are not what the manifest recorded (empty when the restore is exact)."""
     manifest = read_manifest(directory)
     directory = Path(directory)
-    args, env = _libpq(database_url)
+    args, env = _libpq(database_url, upload_dir)
     pg_restore = _tool("pg_restore")
     engine = create_engine(database_url, poolclass=NullPool)
     try:

@@ -184,6 +184,12 @@ def test_restore_refuses_a_damaged_backup_and_a_database_in_use(county_db, tmp_p
     assert runner.invoke(args=["backup", "create", str(backup)]).exit_code == 0
     again = runner.invoke(args=["backup", "create", str(backup)])
     assert again.exit_code != 0 and "已存在且不为空" in again.output
+    # A backup that fails (here: no such database) leaves nothing behind.
+    broken = tmp_path / "broken"
+    with pytest.raises(Exception, match="msss_no_such_database"):
+        create_backup(make_url(url).set(database="msss_no_such_database").render_as_string(hide_password=False),
+                      str(uploads), broken, now=datetime.datetime.now(datetime.timezone.utc))
+    assert not broken.exists()
     before = _rows(url)
     # The database still has its tables: restoring over it needs --clean.
     refused = runner.invoke(args=["backup", "restore", str(backup)])
