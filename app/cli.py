@@ -19,7 +19,7 @@ def plan_group():
     pass
 
 
-@plan_group.command("import", help="导入或更新一个年度计划（可重复执行）")
+@plan_group.command("import", help="导入或更新一个年度计划（YAML、JSON 或 Excel 模板 .xlsx；可重复执行）")
 @click.argument("path", type=click.Path(dir_okay=False), required=False)
 @click.option("--dry-run", is_flag=True, help="只校验并报告，不写入")
 def plan_import(path, dry_run):
@@ -33,6 +33,25 @@ def plan_import(path, dry_run):
     if report.changed and not dry_run:
         cache.invalidate()
     click.echo(("（试运行）" if dry_run else "") + ("导入完成。" if report.changed else "无变化。") + report.summary())
+
+
+@plan_group.command("export", help="把计划写成 Excel 模板（项目、指标、乡镇分解、单位、乡镇工作表），可改后再导入")
+@click.option("--plan", "plan_id", type=click.IntRange(1, 2**31 - 1), help="计划 id，默认为当前计划")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def plan_export(plan_id, path):
+    from pathlib import Path
+
+    from app.projects.service import get_plan
+    from app.projects.workbook import write_workbook
+
+    if not path.lower().endswith(".xlsx"):
+        raise click.ClickException("导出文件名应以 .xlsx 结尾。")
+    try:
+        plan = get_plan(plan_id)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    Path(path).write_bytes(write_workbook(plan))
+    click.echo(f"已导出 {plan.year} 年计划（id {plan.id}）到 {path}")
 
 
 @plan_group.command("current", help="把某个计划设为当前计划（小程序默认展示、统计与看板的默认）")

@@ -163,7 +163,11 @@ def _flatten(errors, prefix=""):
 
 
 def load_plan_file(path):
+    """The validated plan of a YAML, JSON or .xlsx file (app.projects.workbook); PlanFileError naming each
+    problem's place (for a workbook: sheet, row and column) and reason."""
     path = Path(path)
+    if path.suffix.lower() == ".xlsx":
+        return _load_workbook(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -180,6 +184,23 @@ def load_plan_file(path):
         return PlanFileIn().load(raw)
     except ValidationError as exc:
         raise PlanFileError(_flatten(exc.normalized_messages())) from None
+
+
+def _load_workbook(path):
+    from app.projects.workbook import WorkbookError, place_of, read_workbook
+
+    try:
+        raw, places = read_workbook(path)
+    except WorkbookError as exc:
+        raise PlanFileError(exc.problems) from None
+    try:
+        return PlanFileIn().load(raw)
+    except ValidationError as exc:
+        problems = {}
+        for place, reason in _flatten(exc.normalized_messages()).items():
+            where = place_of(place, places)
+            problems[where] = f"{problems[where]}；{reason}" if where in problems else reason
+        raise PlanFileError(problems) from None
 
 
 @dataclass
