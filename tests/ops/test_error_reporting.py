@@ -176,3 +176,33 @@ def test_scrub_walks_nested_data_by_key():
     assert scrub(data) == {"fields": {"phone": FILTERED, "staff_id": 7, "route": "/api/v1/complaints"},
                            "headers": [["Cookie", FILTERED], ["Accept", "application/json"]],
                            "short": "请求内容过大", "password": ""}
+
+
+def test_gunicorn_workers_report_errors_forked_from_a_preloaded_master(app, ingest, tmp_path):
+    """The SDK starts in gunicorn's master (preload_app) and sends from the forked workers: with the database gone
+    (a name nobody created), a public read is an unexpected error, and it arrives, from the worker that served it."""
+    from sqlalchemy import make_url
+
+    from tests.ops.servers import Gunicorn, app_env
+
+    missing = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if missing.get_backend_name() == "sqlite":
+        missing = missing.set(database=str(tmp_path / "no-such-dir" / "x.db"))
+    else:
+        missing = missing.set(database="msss_no_such_database")
+    env = app_env(app, TEST_SENTRY_DSN=ingest.dsn, TEST_DATABASE_URL=missing.render_as_string(hide_password=False))
+    server = Gunicorn(tmp_path, env, workers=2).start()
+    try:
+        answer = server.request("GET", "/api/v1/projects?phone=13912345678", headers={"X-Request-ID": "no-db-0001"})
+        assert answer.status == 500
+        with ingest.arrived:
+            ingest.arrived.wait_for(lambda: ingest.events(), timeout=20)
+    finally:
+        server.stop()
+    events = ingest.events()
+    assert events, server.log()[-2000:]
+    event = events[0]
+    assert event["extra"]["request_id"] == "no-db-0001"
+    assert event["request"]["url"].endswith("/api/v1/projects")
+    raw = b"".join(raw for _, _, raw in ingest.envelopes).decode()
+    assert "13912345678" not in raw
