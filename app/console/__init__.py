@@ -27,7 +27,9 @@ def _nav_items(staff):
     if staff.role in ("office", "admin"):
         items.append(("console.triage", "分派与审批"))
     items += [("console.updates", "进度更新"), ("console.rectifications", "差评整改"),
-              ("console.dashboard", "数据看板")]
+              ("console.dashboard", "数据看板"), ("console.alerts", "我的提醒")]
+    if staff.role in ("office", "admin"):
+        items.append(("console.alert_messages", "提醒发送"))
     if staff.role == "admin":
         items += [("console.plans", "年度计划"), ("console.accounts", "账号管理")]
     items.append(("console.password", "修改密码"))
@@ -43,8 +45,8 @@ NAV_GROUPS = {
 
 def init_app(app):
     # Importing the view modules registers their routes on the blueprint.
-    from app.console import (security, uploads, views_accounts, views_auth, views_complaints,  # noqa: F401
-                             views_dashboard, views_plans, views_progress)
+    from app.console import (security, uploads, views_accounts, views_alerts, views_auth,  # noqa: F401
+                             views_complaints, views_dashboard, views_plans, views_progress)
     from app.console.web import bp, csrf_token, current_staff
 
     # On the app, not the blueprint: a blueprint object is shared by every app built in this process.
