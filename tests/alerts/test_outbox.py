@@ -138,3 +138,41 @@ def test_a_worker_killed_mid_send_is_settled_by_its_journal(reachable, app, monk
     assert row.status == outcome and row.claimed_until is None
     assert len(c.wecom.messages()) == sends
     jobs.drain()
+
+
+@pytest.mark.real_services_only
+def test_redis_stopping_between_commit_and_send_loses_no_staff_message(reachable, app, monkeypatch):
+    """A redis-server of this test's own, stopped (losing every queued job) while tickets come in: once it is
+    back, the sweep enqueues what the database holds and each alert is sent once."""
+    import shutil
+
+    from app.extensions import _RedisConnection, redis_store
+    from app.feedback import service
+    from tests.feedback.conftest import sh
+    from tests.wechat.test_redis_outage import OwnRedis
+
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed")
+    c = reachable
+    server = OwnRedis()
+    server.start()
+    try:
+        monkeypatch.setitem(app.extensions, "redis", _RedisConnection(server.url, redis_store.prefix))
+        monkeypatch.setitem(app.config, "NOTIFY_SWEEP_GRACE_SECONDS", 0)
+        first = service.submit_complaint(c.resident, "complaint", "助餐点饭菜太咸，老人吃不消", project_id=c.project.id,
+                                         now=sh(2024, 10, 8, 9))[0]
+        server.stop()  # the queued send job dies with it
+        second = service.submit_complaint(c.resident, "complaint", "助餐点的饭菜分量不足，老人吃不饱",
+                                          project_id=c.project.id, now=sh(2024, 10, 8, 10))[0]
+        assert second["ticket_no"]  # the ticket itself is unaffected: enqueueing failed quietly
+        server.start()
+        assert outbox.sweep()["due"] == 6  # 2 tickets × (lead: 企业微信 + SMS, unit admin: 企业微信)
+        jobs.drain()
+        # The second SMS to the lead's number waits out the provider's 30 s; everything else is sent.
+        rows = messages()
+        assert {(r.channel, r.status) for r in rows if r.channel == "wecom"} == {("wecom", "sent")}
+        assert sorted(m["textcard"]["title"] for m in c.wecom.messages()) == sorted(
+            [f"新派单 {first['ticket_no']}"] * 2 + [f"新派单 {second['ticket_no']}"] * 2)
+        assert outbox.sweep()["due"] == 0
+    finally:
+        server.stop()
