@@ -23,6 +23,16 @@ class Login(MethodView):
         return service.login(body["code"], ip=request.remote_addr)
 
 
+@blp.route("/me")
+class Me(MethodView):
+    @blp.response(200, schemas.MeOut)
+    @blp.doc(security=BEARER)
+    @resident_required
+    def get(self):
+        """我：居民编号、手机号绑定情况（只返回脱敏号码）、注册时间"""
+        return service.me(current_resident())
+
+
 @blp.route("/me/phone")
 class Phone(MethodView):
     @blp.arguments(schemas.PhoneIn)

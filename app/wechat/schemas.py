@@ -19,6 +19,13 @@ class LoginOut(Schema):
     resident = fields.Nested(ResidentRefSchema)
 
 
+class MeOut(Schema):
+    id = fields.Integer()
+    phone_masked = fields.String(allow_none=True, metadata={"description": "已绑定手机号的掩码，如 138****5678；未绑定为 null"})
+    phone_bound = fields.Boolean()
+    created_at = fields.String(metadata={"format": "date-time"})
+
+
 class PhoneIn(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=128),
                          metadata={"description": "getPhoneNumber 按钮返回的 code"})

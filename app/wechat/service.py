@@ -9,7 +9,7 @@ from app.accounts import throttle
 from app.accounts.models import Resident
 from app.accounts.service import audit
 from app.auth import issue_token, token_ttl
-from app.common.timeutil import utcnow
+from app.common.timeutil import isoformat_local, utcnow
 from app.errors import BadRequest, Forbidden, Invalid, NotFound, TooManyRequests, Unavailable
 from app.extensions import db
 from app.projects.models import Project
@@ -78,6 +78,12 @@ def _resident_for(openid, unionid, ip):
         resident.unionid = unionid
     db.session.commit()
     return resident
+
+
+def me(resident):
+    """What the mini-program's 我 page shows: never the full number."""
+    return {"id": resident.id, "phone_masked": resident.phone_masked, "phone_bound": bool(resident.phone_encrypted),
+            "created_at": isoformat_local(resident.created_at)}
 
 
 def bind_phone(resident, code, ip=None):

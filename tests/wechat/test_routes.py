@@ -120,6 +120,17 @@ def test_phone_errors(client, wechat, resident, headers):
     assert db.session.get(Resident, resident.id).phone_encrypted is None
 
 
+def test_me_says_whether_a_phone_is_bound_never_the_number(client, wechat, resident, headers):
+    before = client.get("/api/v1/me", headers=headers)
+    assert before.status_code == 200
+    assert before.json["id"] == resident.id and before.json["created_at"].endswith("+08:00")
+    assert (before.json["phone_bound"], before.json["phone_masked"]) == (False, None)
+    masked = client.post("/api/v1/me/phone", json={"code": "phonecode2"}, headers=headers).json["phone"]
+    after = client.get("/api/v1/me", headers=headers).json
+    assert (after["phone_bound"], after["phone_masked"]) == (True, masked)
+    assert client.get("/api/v1/me").status_code == 401
+
+
 def test_phone_needs_a_resident(client, wechat):
     assert client.post("/api/v1/me/phone", json={"code": "c"}).status_code == 401
 
