@@ -80,9 +80,11 @@ def _ticket_page(complaint_id, revealed=None):
     staff = current_staff()
     ticket = service.get_for_staff(complaint_id, staff)
     actions = _actions(ticket)
+    duplicates = service.duplicates_for_office(complaint_id, staff)["items"] if "merge" in actions else []
     return render_template(
         "console/complaint.html", t=ticket, actions=actions, has_work=bool(actions - {"reveal_contact"}),
         revealed=revealed, units=list_units() if is_office(staff) else [], max_extension=_max_extension(),
+        duplicates=duplicates,
     )
 
 

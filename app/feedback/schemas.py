@@ -447,3 +447,20 @@ class SimilarTicketSchema(Schema):
 
 class SimilarSchema(Schema):
     items = fields.List(fields.Nested(SimilarTicketSchema))
+
+
+class DuplicateSchema(Schema):
+    id = fields.Integer()
+    ticket_no = fields.String()
+    status = fields.String(metadata={"enum": list(STATUSES)})
+    status_label = fields.String()
+    project = fields.Nested(TicketProjectSchema, allow_none=True)
+    township = fields.String(allow_none=True)
+    content = fields.String()
+    created_at = fields.String()
+    joined_count = fields.Integer()
+    score = fields.Float(metadata={"description": "相似度（0–1.15，越大越像；docs/similar.md）"})
+
+
+class DuplicatesSchema(Schema):
+    items = fields.List(fields.Nested(DuplicateSchema))

@@ -42,6 +42,16 @@ class StaffComplaint(MethodView):
         return service.get_for_staff(complaint_id, current_staff())
 
 
+@blp.route("/complaints/<int:complaint_id>/similar")
+class Duplicates(MethodView):
+    @blp.doc(security=SECURITY)
+    @staff_required(*OFFICE)
+    @blp.response(200, schemas.DuplicatesSchema)
+    def get(self, complaint_id):
+        """疑似重复诉求（专班办公室）：同项目、同乡镇、前后 60 天内未办结的诉求按相似度排序，供并单参考"""
+        return service.duplicates_for_office(complaint_id, current_staff())
+
+
 @blp.route("/complaints/<int:complaint_id>/reveal-contact")
 class RevealContact(MethodView):
     @blp.doc(security=SECURITY)

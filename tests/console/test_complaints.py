@@ -253,3 +253,20 @@ def test_rectification_task_answered_by_the_unit(client, people, console_as):
     assert "已在南洲镇新增两处助餐点。" in answered
     mine = client.get(f"/api/v1/projects/{project.id}/rating", headers=auth(resident_token(resident))).get_json()
     assert mine["rectification"]["status"] == "answered"
+
+
+def test_the_office_sees_likely_duplicates_and_merges_one_with_a_click(client, people, console_as):
+    first = file_complaint(client, people["resident"], "兴盛社区助餐点的饭菜太咸了，老人吃不消。", "6.1",
+                           township="南洲镇")
+    second = file_complaint(client, people["resident"], "兴盛社区老年食堂的菜咸得很，盐放得多。", "6.1",
+                            township="南洲镇")
+    file_complaint(client, people["resident"], "学校门口道路积水严重。", "1.1", township="南洲镇")
+    office = console_as(people["office"])
+    page = office.get(f"/console/complaints/{second['id']}").get_data(as_text=True)
+    duplicates = page[page.index('id="duplicates"'):]
+    assert first["ticket_no"] in duplicates and "学校门口" not in duplicates
+    response = office.post(f"/console/complaints/{second['id']}/merge", {"into": first["ticket_no"]})
+    assert response.status_code == 303 and _ticket(second["id"]).merged_into_id == first["id"]
+    # A unit has no 并单 and no duplicate list.
+    assert 'id="duplicates"' not in console_as(people["minzheng"]).get(
+        f"/console/complaints/{first['id']}").get_data(as_text=True)

@@ -117,3 +117,15 @@ def test_only_open_or_recently_answered_tickets_can_be_joined(client, api, count
     db.session.commit()
     refused = client.post(f"/api/v1/complaints/{salty['id']}/join", headers=api["stranger"])
     assert refused.status_code == 409 and refused.get_json()["message"] == "该诉求已办结或已并单，不能附议。"
+
+
+def test_the_office_gets_likely_duplicates_with_a_score(client, api, county):
+    first = _file(client, api, county)
+    second = _file(client, api, county, content="兴盛社区老年食堂的菜咸得很，盐放得多，老人吃不惯", who="stranger")
+    _file(client, api, county, content="助餐点离家太远，希望能送餐上门给行动不便的老人。", who="stranger")
+    response = client.get(f"/api/v1/staff/complaints/{second['id']}/similar", headers=api["office"])
+    assert response.status_code == 200
+    items = response.get_json()["items"]
+    assert items[0]["ticket_no"] == first["ticket_no"] and items[0]["content"] == SALTY
+    assert all(a["score"] >= b["score"] for a, b in zip(items, items[1:]))
+    assert client.get(f"/api/v1/staff/complaints/{second['id']}/similar", headers=api["lead"]).status_code == 403

@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from app.common.timeutil import as_utc, isoformat_local
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.feedback import similarity
 from app.feedback.models import Complaint, ComplaintEvent, ComplaintJoin
@@ -21,6 +21,7 @@ from app.feedback.service.common import (
     resolve_now,
     unit_ref,
 )
+from app.feedback.service.tickets import complaint_seen_by_staff
 from app.feedback.workflow import KIND_LABELS, STATUS_LABELS
 from app.wechat.outbox import queue_notification
 
@@ -151,3 +152,33 @@ def carry_joiners(from_id, into):
             continue
         db.session.add(ComplaintJoin(complaint_id=into.id, resident_id=join.resident_id, created_at=join.created_at))
         already.add(join.resident_id)
+
+
+def duplicates_for_office(complaint_id, staff, now=None, limit=5):
+    """并单 suggestions: the open tickets most like this one (same item and township where it names them,
+    filed within SIMILAR_DAYS of it), with their score, for the office."""
+    now = resolve_now(now)
+    complaint, _ = complaint_seen_by_staff(complaint_id, staff, lock=False)
+    if not staff.is_office:
+        raise Forbidden("只有专班办公室可以查看疑似重复诉求。")
+    window = timedelta(days=current_app.config["SIMILAR_DAYS"])
+    filed = as_utc(complaint.created_at)
+    query = (db.select(Complaint)
+             .where(Complaint.id != complaint.id, Complaint.status.in_(JOINABLE),
+                    Complaint.created_at >= filed - window, Complaint.created_at <= max(now, filed + window))
+             .order_by(Complaint.created_at.desc()).limit(current_app.config["SIMILAR_CANDIDATES"]))
+    if complaint.project_id is not None:
+        query = query.where(sa.or_(Complaint.project_id == complaint.project_id, Complaint.project_id.is_(None)))
+    if complaint.township:
+        query = query.where(sa.or_(Complaint.township == complaint.township, Complaint.township.is_(None)))
+    candidates = db.session.execute(query).unique().scalars().all()
+    draft = {"content": complaint.content, "township": complaint.township, "project": complaint.project_id}
+    ranked = similarity.rank(draft, [{"content": c.content, "township": c.township, "project": c.project_id,
+                                      "ticket": c} for c in candidates], limit=limit)
+    tickets = [candidate["ticket"] for _, candidate in ranked]
+    counts = joined_counts([t.id for t in tickets])
+    return {"items": [{"id": t.id, "ticket_no": t.ticket_no, "status": t.status,
+                       "status_label": STATUS_LABELS[t.status], "project": project_ref(t.project),
+                       "township": t.township, "content": t.content, "created_at": isoformat_local(t.created_at),
+                       "joined_count": counts.get(t.id, 0), "score": round(score, 3)}
+                      for (score, _), t in zip(ranked, tickets)]}
