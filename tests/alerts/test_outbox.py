@@ -176,3 +176,66 @@ def test_redis_stopping_between_commit_and_send_loses_no_staff_message(reachable
         assert outbox.sweep()["due"] == 0
     finally:
         server.stop()
+
+
+@pytest.mark.real_services_only
+def test_a_worker_killed_mid_send_leaves_each_person_exactly_one_card(reachable, app, monkeypatch, tmp_path):
+    """A real `flask worker` SIGKILLed while it sends 40 cards (0.2 s each at the double); a second worker
+    settles the dead one's claim from the send journal and sends the rest: every member one card, none twice."""
+    import signal
+    import time
+    from collections import Counter
+
+    from app.extensions import _RedisConnection, redis_store
+    from app.feedback import service
+    from tests.feedback.conftest import sh, staff
+    from tests.reliability.services import RedisServer, wait_for
+    from tests.reliability.test_faults import _worker
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs the test PostgreSQL database: worker processes share it with this test")
+    c = reachable
+    server = RedisServer(tmp_path).start()
+    monkeypatch.setitem(app.extensions, "redis", _RedisConnection(server.url, redis_store.prefix))
+    try:
+        team = [staff("unit_staff", c.lead_unit) for _ in range(38)]
+        db.session.commit()
+        from tests.alerts.conftest import reach
+
+        for user in team:
+            reach(user, wecom_userid=user.username)
+        db.session.execute(db.update(type(c.lead)).where(type(c.lead).id == c.lead.id).values(active=False))
+        db.session.commit()
+        c.wecom.force("cgi-bin/message/send", delay=0.2, times=200)
+        service.submit_complaint(c.resident, "complaint", "助餐点饭菜太咸，老人吃不消", project_id=c.project.id,
+                                 now=sh(2024, 10, 8, 9))
+        expected = {u.username for u in team} | {c.lead_admin.username}
+        settings = {"WECOM_API_BASE": c.wecom.url, "ALERT_SWEEP_SECONDS": 1, "NOTIFY_SWEEP_GRACE_SECONDS": 2,
+                    "NOTIFY_CLAIM_LEASE_SECONDS": 3, "NOTIFY_JOURNAL_DIR": app.config["NOTIFY_JOURNAL_DIR"]}
+        first = _worker(app, server.url, app.config["WECHAT_API_BASE"], **settings)
+        try:
+            wait_for(lambda: len(c.wecom.messages()) >= 8, 60, "a fifth of the cards delivered")
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        finally:
+            first.kill()
+        assert len(c.wecom.messages()) < len(expected), "all sent before the kill: make the sends slower"
+
+        def settled():
+            return {m.status for m in messages(channel="wecom")} == {"sent"}
+
+        second = _worker(app, server.url, app.config["WECHAT_API_BASE"], **settings)
+        try:
+            wait_for(settled, 120, "every card sent")
+            time.sleep(3)  # a few more sweeps: nothing more may go out
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(30)
+        # (The workers' deadline sweep, on today's clock, also finds the 2024 ticket overdue: those cards are
+        # other alerts, each once too.)
+        cards = [m for m in c.wecom.messages() if m["textcard"]["title"].startswith("新派单")]
+        assert Counter(m["touser"] for m in cards) == {name: 1 for name in expected}
+        overdue = Counter((m["touser"], m["textcard"]["title"]) for m in c.wecom.messages() if "超期" in m["textcard"]["title"])
+        assert set(overdue.values()) <= {1}
+    finally:
+        server.stop()
