@@ -11,7 +11,7 @@ import yaml
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.accounts.models import Unit
-from app.common.numbers import to_decimal
+from app.common.numbers import fmt_decimal, to_decimal
 from app.common.schemas import DecimalString
 from app.extensions import db
 from app.projects.models import (
@@ -25,6 +25,7 @@ from app.projects.models import (
     Project,
     ProjectUnit,
 )
+from app.projects.import_changes import FIELD_LABELS, Changes
 from app.projects.progress import metric_progress, project_progress, project_status
 
 UNITS_OF_MEASURE = (
@@ -209,6 +210,7 @@ class ImportReport:
     created: dict = field(default_factory=lambda: {"units": 0, "categories": 0, "projects": 0, "metrics": 0})
     changed_objects: int = 0
     history_rows: int = 0
+    changes: list = field(default_factory=list)
 
     @property
     def changed(self):
@@ -220,10 +222,11 @@ class ImportReport:
                 f"修改对象 {self.changed_objects}；历史记录 {self.history_rows}")
 
 
-def _set(obj, attr, value, counter):
-    if getattr(obj, attr) != value:
+def _set(obj, attr, value, changes):
+    old = getattr(obj, attr)
+    if old != value:
         setattr(obj, attr, value)
-        counter.add(id(obj))
+        changes.changed(obj, attr, old, value)
 
 
 def _decimal_differs(old, new):
@@ -238,7 +241,7 @@ class _Importer:
         self.actor = actor
         self.report = ImportReport()
         self.units = {}
-        self.touched = set()
+        self.touched = Changes()
 
     def unit(self, name):
         if name not in self.units:
@@ -247,6 +250,7 @@ class _Importer:
                 unit = Unit(name=name)
                 db.session.add(unit)
                 self.report.created["units"] += 1
+                self.touched.note(f"新建单位 {name}")
             self.units[name] = unit
         return self.units[name]
 
@@ -277,6 +281,7 @@ class _Importer:
                 category = Category(plan=plan, code=cat_in["code"], name=cat_in["name"], position=position)
                 db.session.add(category)
                 self.report.created["categories"] += 1
+                self.touched.note(f"新建类别 {cat_in['code']} {cat_in['name']}")
             else:
                 _set(category, "name", cat_in["name"], self.touched)
                 _set(category, "position", position, self.touched)
@@ -289,6 +294,7 @@ class _Importer:
         if not db.session.execute(db.select(Plan.id).where(Plan.is_current.is_(True))).first():
             _set(plan, "is_current", True, self.touched)
         self.report.changed_objects = len(self.touched)
+        self.report.changes = self.touched.lines
         return self.report
 
     def project(self, plan, category, data, position):
@@ -300,6 +306,7 @@ class _Importer:
                               title=data["title"], description=data["description"])
             db.session.add(project)
             self.report.created["projects"] += 1
+            self.touched.note(f"新建项目 {data['code']} {data['title']}")
         for attr in ("title", "description", "public", "planned_start"):
             _set(project, attr, data[attr], self.touched)
         _set(project, "due_date", data["due_date"] or plan.end_date, self.touched)
@@ -312,6 +319,8 @@ class _Importer:
         current = [(link.unit_id, link.position) for link in project.unit_links]
         desired = [(unit.id, i) for i, unit in enumerate(wanted)]
         if current != desired:
+            if current:
+                self.touched.note(f"项目 {project.code}：牵头单位 → {'、'.join(data['lead_units'])}")
             project.unit_links.clear()
             db.session.flush()
             project.unit_links.extend(ProjectUnit(unit_id=uid, position=i) for uid, i in desired)
@@ -328,6 +337,9 @@ class _Importer:
                                     field=field_name, old_value=old, new_value=new, source="import",
                                     note=f"计划导入（{self.actor}）"))
         self.report.history_rows += 1
+        where = f"（{township}）" if township else ""
+        self.touched.note(f"项目 {project.code} 指标 {metric.key}{where}：{FIELD_LABELS[field_name]} "
+                          f"{fmt_decimal(old)} → {fmt_decimal(new)}（记入公开历史）")
 
     def metric(self, project, metric, data, position):
         is_new = metric is None
@@ -338,6 +350,7 @@ class _Importer:
                             name=data["name"], unit=data["unit"])
             db.session.add(metric)
             self.report.created["metrics"] += 1
+            self.touched.note(f"新建指标 {project.code} {data['key']} {data['name']}（目标 {data['target']}）")
         for attr in ("name", "kind", "unit", "comparison", "note"):
             _set(metric, attr, data[attr], self.touched)
         _set(metric, "position", position, self.touched)
