@@ -146,6 +146,7 @@ class StateCollector:
             outbox.add_metric(["wechat", status], found.get(status, (0, None))[0])
         first_pending = found.get("pending", (0, None))[1]
         oldest.add_metric(["wechat"], _age(self.now, first_pending))
+        self._staff_outbox(outbox, oldest)
 
         tickets = GaugeMetricFamily("minsheng_tickets", "Tickets not yet closed or merged, by status",
                                     labels=["status"])
@@ -169,6 +170,23 @@ class StateCollector:
         overdue = GaugeMetricFamily("minsheng_tickets_overdue", "Open tickets past a deadline", value=overdue_count)
         db.session.rollback()  # a read-only transaction; end it rather than hold it to the end of the request
         return [outbox, oldest, tickets, open_total, overdue]
+
+    def _staff_outbox(self, outbox, oldest):
+        """Staff alerts' channels beside residents' WeChat. The age counts only rows due now: one waiting out
+        quiet hours (until 07:30) is not late."""
+        from app.alerts.models import StaffMessage as M
+        from app.extensions import db
+
+        counts = {(channel, status): n for channel, status, n in db.session.execute(
+            sa.select(M.channel, M.status, sa.func.count()).where(M.status.in_(("pending", "failed")))
+            .group_by(M.channel, M.status))}
+        firsts = dict(db.session.execute(
+            sa.select(M.channel, sa.func.min(M.next_attempt_at))
+            .where(M.status == "pending", M.next_attempt_at <= self.now).group_by(M.channel)).all())
+        for channel in ("wecom", "robot", "sms"):
+            for status in ("pending", "failed"):
+                outbox.add_metric([channel, status], counts.get((channel, status), 0))
+            oldest.add_metric([channel], _age(self.now, firsts.get(channel)))
 
     def _queue(self):
         from flask import current_app

@@ -144,3 +144,26 @@ def test_a_scrape_still_answers_when_the_database_is_down(app_config):
     assert samples(before, "minsheng_metrics_source_up")[(("source", "database"),)] == 0
     client.get("/healthz")
     assert healthz_count(_gauges(client)) == healthz_count(before) + 1
+
+
+def test_staff_alert_channels_have_outbox_gauges_and_quiet_hours_are_not_late(client, county):
+    from app.alerts.models import StaffMessage
+
+    now = utcnow()
+
+    def row(channel, status, due, key):
+        db.session.add(StaffMessage(staff_id=county.lead.id, channel=channel, kind="assigned", title="新派单",
+                                    text="请签收", status=status, next_attempt_at=due, idempotency_key=key,
+                                    created_at=now - timedelta(hours=8)))
+
+    row("wecom", "pending", now - timedelta(minutes=5), "m1")
+    row("wecom", "pending", now + timedelta(hours=6), "m2")  # waiting for the end of quiet hours
+    row("sms", "failed", now - timedelta(hours=1), "m3")
+    db.session.commit()
+    text = _gauges(client)
+    messages = samples(text, "minsheng_outbox_messages")
+    assert messages[(("channel", "wecom"), ("status", "pending"))] == 2
+    assert messages[(("channel", "sms"), ("status", "failed"))] == 1
+    assert messages[(("channel", "robot"), ("status", "pending"))] == 0
+    age = samples(text, "minsheng_outbox_oldest_pending_age_seconds")
+    assert 300 <= age[(("channel", "wecom"),)] < 360 and age[(("channel", "sms"),)] == 0
