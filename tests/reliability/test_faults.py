@@ -264,13 +264,16 @@ def test_gunicorn_serves_again_after_its_postgresql_restarts(own_redis):
 
         wait_for(answers, 60, "gunicorn answering")
 
+        names = iter(range(1000))
+
         def round_of_requests():
-            # Enough requests that both workers (and several pooled connections of each) take part.
+            # Enough requests that both workers (and several pooled connections of each) take part. A new name
+            # each time: five failures for one account from one address would lock it (429), not query again.
             results = []
             for _ in range(12):
                 ready = requests.get(f"{base}/readyz", timeout=10)
-                login = requests.post(f"{base}/api/v1/staff/auth/login", json={"username": "nobody",
-                                                                              "password": "wrong-password"},
+                login = requests.post(f"{base}/api/v1/staff/auth/login",
+                                      json={"username": f"nobody{next(names)}", "password": "wrong-password"},
                                       timeout=10)
                 results.append((ready.status_code, ready.json()["checks"]["database"], login.status_code))
             return results
