@@ -226,6 +226,8 @@ class BaseConfig:
         self.TICKET_PREFIX = _env("TICKET_PREFIX", "NX")
         self.COMPLAINT_DAILY_LIMIT = _int("COMPLAINT_DAILY_LIMIT", 5)
         self.RATING_DAILY_LIMIT = _int("RATING_DAILY_LIMIT", 30)
+        # A resident's new images a day: five complaints of nine photos, and some to spare for a retaken one.
+        self.UPLOAD_DAILY_LIMIT = _int("UPLOAD_DAILY_LIMIT", 60)
         self.COMPLAINT_DUPLICATE_MINUTES = _int("COMPLAINT_DUPLICATE_MINUTES", 10)
         self.SIMILAR_DAYS = _int("SIMILAR_DAYS", 60)
         self.SIMILAR_CANDIDATES = _int("SIMILAR_CANDIDATES", 500)

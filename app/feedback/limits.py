@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 MESSAGES = {
     "complaint": "今日提交诉求已达上限（{limit} 条），请明天再试。",
     "rating": "今日评价次数已达上限（{limit} 次），请明天再试。",
+    "upload": "今日上传图片已达上限（{limit} 张），请明天再试。",
 }
 
 

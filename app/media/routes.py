@@ -63,6 +63,7 @@ class Uploads(MethodView):
     @blp.response(201, schemas.UploadOut)
     @blp.alt_response(413, description="图片过大")
     @blp.alt_response(422, description="不是 JPEG/PNG/WebP 图片、已损坏或像素过多")
+    @blp.alt_response(429, description="居民今日上传新图片已达上限（UPLOAD_DAILY_LIMIT）；见 Retry-After")
     @blp.doc(security=BEARER)
     def post(self, files):
         """上传图片（居民或工作人员）：去除 EXIF（含位置信息）；居民图片经微信内容安全审核后才对他人可见。

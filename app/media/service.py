@@ -10,6 +10,7 @@ import logging
 import re
 import uuid
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -22,9 +23,10 @@ from PIL import Image, ImageOps
 from app import jobs
 from app.accounts.service import audit
 from app.common.signing import signing_keys
-from app.common.timeutil import utcnow
+from app.common.timeutil import as_utc, utcnow
 from app.errors import Invalid, NotFound, PayloadTooLarge, Unauthorized
 from app.extensions import db, redis_store
+from app.feedback.limits import daily_slot
 from app.media.models import Upload
 from app.media import urls
 from app.media.storage import get_storage
@@ -142,7 +144,20 @@ def _display_name(filename, ext):
     return f"{stem or 'image'}.{ext}"
 
 
-def create_upload(owner, filename, data):
+def _resident_slot(owner, now):
+    """One of a resident's UPLOAD_DAILY_LIMIT new images of the day (a repeat of one is no new image); staff
+    upload without a limit."""
+    if owner.kind != "resident":
+        return nullcontext()
+
+    def count_today(since):
+        return db.session.execute(db.select(db.func.count(Upload.id)).where(
+            Upload.owner_type == "resident", Upload.owner_id == owner.id, Upload.created_at >= since)).scalar_one()
+
+    return daily_slot("upload", owner.id, current_app.config["UPLOAD_DAILY_LIMIT"], now, count_today)
+
+
+def create_upload(owner, filename, data, now=None):
     """Store an image for `owner` (a Viewer); residents' go to WeChat's check after the commit."""
     if len(data) > current_app.config["UPLOAD_MAX_BYTES"]:
         limit_mb = current_app.config["UPLOAD_MAX_BYTES"] / 1024 / 1024
@@ -157,21 +172,22 @@ def create_upload(owner, filename, data):
     if existing is not None:
         return upload_json(existing, owner)
     content_type, ext, _ = FORMATS[fmt]
-    now = utcnow()
-    key = f"{now:%Y/%m}/{uuid.uuid4().hex}.{ext}"
-    storage = get_storage()
-    storage.save(key, clean)
-    upload = Upload(owner_type=owner.kind, owner_id=owner.id, storage_key=key, content_type=content_type,
-                    original_name=_display_name(filename, ext), size=len(clean), width=width, height=height,
-                    sha256=digest,
-                    check_status="pending" if owner.kind == "resident" else "passed")
-    db.session.add(upload)
-    try:
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        storage.delete(key)
-        raise
+    now = as_utc(now) if now is not None else utcnow()
+    with _resident_slot(owner, now):
+        key = f"{now:%Y/%m}/{uuid.uuid4().hex}.{ext}"
+        storage = get_storage()
+        storage.save(key, clean)
+        upload = Upload(owner_type=owner.kind, owner_id=owner.id, storage_key=key, content_type=content_type,
+                        original_name=_display_name(filename, ext), size=len(clean), width=width, height=height,
+                        sha256=digest, created_at=now,
+                        check_status="pending" if owner.kind == "resident" else "passed")
+        db.session.add(upload)
+        try:
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            storage.delete(key)
+            raise
     if upload.check_status == "pending":
         jobs.enqueue("app.media.jobs.submit_media_check", upload.id)
     return upload_json(upload, owner)
