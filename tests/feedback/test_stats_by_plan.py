@@ -2,6 +2,7 @@
 default period; ratings stay with the items of their plan. Over HTTP, public and staff."""
 import yaml
 
+from app.common.timeutil import local_today
 from app.extensions import db
 from app.feedback import service
 from app.projects.importer import import_plan
@@ -28,7 +29,11 @@ def test_public_statistics_take_a_plan(client, plan, tmp_path, factories):
     ids, codes = import_2025(tmp_path)
     service.rate_project(factories.resident(), project(ids[2024], "1.1").id, 5)
     current = client.get("/api/v1/stats/public").get_json()
-    assert current["plan"]["id"] == ids[2024] and current["from"] == "2024-01-01"
+    # Its year by default while today lies in it, else this year to date (issue 21.11).
+    today = local_today()
+    period = (("2024-01-01", "2024-12-31") if today.year == 2024
+              else (today.replace(month=1, day=1).isoformat(), today.isoformat()))
+    assert current["plan"]["id"] == ids[2024] and (current["from"], current["to"]) == period
     assert len(current["projects"]) == 24
     rated = next(p for p in current["projects"] if p["code"] == "1.1")
     assert rated["satisfaction"]["count"] == 1

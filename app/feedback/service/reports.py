@@ -30,13 +30,16 @@ def _plan_json(plan):
 
 def period_asked(date_from, date_to, now, plan=None):
     """The local dates (inclusive) asked for; by default the plan's period (the current plan's when no plan is
-    given), else this year to today."""
+    given), else this year to today. The current plan's period is the default only while today lies in it: a
+    plan still current after its year ends (the next one not yet switched to) would leave today's tickets out
+    of every default view, so then it is the year to date too. A plan other than the current one is looked at
+    for its own year."""
     if date_from is None or date_to is None:
         plan = plan or _plan_or_none(None)
-        if plan is not None:
+        today = local_today(now)
+        if plan is not None and (not plan.is_current or plan.start_date <= today <= plan.end_date):
             default_from, default_to = plan.start_date, plan.end_date
         else:
-            today = local_today(now)
             default_from, default_to = today.replace(month=1, day=1), today
         date_from, date_to = date_from or default_from, date_to or default_to
     if date_to < date_from:
