@@ -1,10 +1,10 @@
 """The plan catalogue: plan → categories → projects (实事项目) → metrics (指标) with township figures."""
-from app.common.models import TimestampMixin
+from app.common.models import ExactDecimal, TimestampMixin
 from app.common.timeutil import utcnow
 from app.extensions import db
 
 # Exact decimals: 18 digits with 4 after the point hold 48.464 公里 and 5400 元/年 alike.
-Quantity = db.Numeric(18, 4)
+Quantity = ExactDecimal(18, 4)
 
 PROJECT_STATUSES = ("not_started", "in_progress", "completed")
 STATUS_LABELS = {"not_started": "未开工", "in_progress": "推进中", "completed": "已完成"}
