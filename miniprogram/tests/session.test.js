@@ -38,3 +38,23 @@ test('a server that keeps answering 401 gets one retry, never a loop, and its me
   expect(list.instance.data.error).toBe('登录凭证无效，请重新登录。')
   expect(phone.toasts).toEqual(['登录凭证无效，请重新登录。'])
 })
+
+test('the client keeps no secret: only our token is stored, and no source names an AppSecret or session_key', async () => {
+  const fs = require('fs')
+  const path = require('path')
+  const {ROOT} = require('./harness/mp')
+  const phone = ctx.newResident('private')
+  await openPage('pages/me/index')
+  expect(Object.keys(phone.storage)).toEqual(['minsheng.token'])
+  const login = phone.requests.find(r => r.url.endsWith('/api/v1/auth/wechat/login'))
+  expect(login.headers.Authorization).toBeUndefined()
+  const sources = ['app.js', 'utils', 'pages'].flatMap(function walk(entry) {
+    const full = path.join(ROOT, entry)
+    return fs.statSync(full).isDirectory() ? fs.readdirSync(full).flatMap(name => walk(path.join(entry, name))) : [full]
+  })
+  for (const file of sources) {
+    // Comments may say where secrets live; code may not hold or read one.
+    const code = fs.readFileSync(file, 'utf8').replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '')
+    expect([file, /appsecret|session_key|wx[0-9a-f]{16}/i.test(code)]).toEqual([file, false])
+  }
+})
