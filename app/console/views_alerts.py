@@ -6,7 +6,7 @@ from app.alerts import service, settings
 from app.alerts.models import MESSAGE_STATUSES
 from app.console.web import OFFICE_ROLES, back, back_with_error, bp, current_staff, flash_ok, login_required, \
     page_arg
-from app.errors import Invalid
+from app.errors import Invalid, NotFound
 
 PER_PAGE = 20
 
@@ -70,3 +70,20 @@ def alert_messages():
     filters = {"status": None if status == "all" else status}
     return render_template("console/alert_messages.html", listing=service.list_all_messages(filters, page, PER_PAGE),
                            counts=service.status_counts(), status=filters["status"], page=page, per_page=PER_PAGE)
+
+
+@bp.post("/units/robot")
+@login_required("admin")
+def unit_robot():
+    """An administrator sets any unit's group robot (a unit admin sets their own on 我的提醒)."""
+    try:
+        unit_id = int(request.form.get("unit_id") or 0)
+        webhook = request.form.get("robot_webhook")
+        robot = settings.set_unit_robot(unit_id, webhook if webhook else None,
+                                        enabled=request.form.get("robot_enabled") == "1", actor_id=current_staff().id)
+    except ValueError:
+        return back_with_error(Invalid("请选择单位。"), "console.accounts")
+    except (Invalid, NotFound) as error:
+        return back_with_error(error, "console.accounts")
+    flash_ok(f"群机器人已保存（{robot.robot_webhook_masked or '未设置地址'}，{'启用' if robot.robot_enabled else '停用'}）。")
+    return back("console.accounts")

@@ -62,3 +62,22 @@ def test_the_office_sees_failed_messages_first(app, people, console_as, client):
     assert "发送失败 1" in html and "40056: invalid agentid" in html and "minzheng" in html
     assert office.get("/console/alert-messages?status=lost").status_code == 422
     assert console_as(people["minzheng"]).get("/console/alert-messages").status_code == 403
+
+
+def test_an_administrator_sets_any_units_robot_on_the_accounts_page(app, people, console_as):
+    from app.accounts.models import Unit
+
+    unit = db.session.execute(db.select(Unit).filter_by(name="县教育局")).scalar_one()
+    admin = console_as(people["admin"])
+    assert "单位群机器人" in admin.get("/console/accounts").get_data(as_text=True)
+    saved = admin.post("/console/units/robot", {"unit_id": str(unit.id), "robot_webhook": "jiaoyu-robot-key",
+                                                "robot_enabled": "1"}, follow_redirects=True)
+    assert "群机器人已保存（…-key，启用）" in saved.get_data(as_text=True)
+    assert db.session.get(UnitAlertSettings, unit.id).robot_enabled
+    refused = admin.post("/console/units/robot", {"unit_id": str(unit.id), "robot_webhook": "no spaces allowed"},
+                         follow_redirects=True)
+    assert "群机器人地址有误" in refused.get_data(as_text=True)
+    missing = admin.post("/console/units/robot", {"unit_id": "999999", "robot_webhook": "abcdefgh-1"},
+                         follow_redirects=True)
+    assert "单位不存在" in missing.get_data(as_text=True)
+    assert console_as(people["office"]).post("/console/units/robot", {"unit_id": str(unit.id)}).status_code == 403
