@@ -33,6 +33,8 @@ API_BLUEPRINTS = (
     "app.projects.routes",
     "app.accounts.routes",
     "app.accounts.me_routes",
+    "app.accounts.audit_routes",
+    "app.residents.routes",
     "app.media.routes",
     "app.ops.routes",
     "app.wechat.routes",
@@ -63,6 +65,9 @@ def create_app(config=None):
         importlib.import_module(name)
 
     db.init_app(app)
+    from app.accounts.audit import init_session_events
+
+    init_session_events()
     migrate.init_app(app, db, directory=str(_root() / "migrations"), render_as_batch=True,
                      compare_type=True)
     redis_store.init_app(app)

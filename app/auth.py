@@ -45,7 +45,7 @@ def _bearer():
 def load_resident():
     payload = read_token("resident", _bearer())
     resident = db.session.get(Resident, payload.get("id"))
-    if resident is None:
+    if resident is None or resident.erased_at is not None:
         raise Unauthorized("登录凭证无效，请重新登录。")
     return resident
 

@@ -4,6 +4,7 @@ import click
 from flask import current_app
 
 from app import cache
+from app.accounts.models import STAFF_ROLES
 from app.errors import DomainError
 
 
@@ -12,6 +13,8 @@ def register_cli(app):
     app.cli.add_command(calendar_group)
     app.cli.add_command(staff_group)
     app.cli.add_command(dev_group)
+    app.cli.add_command(audit_group)
+    app.cli.add_command(keys_group)
 
 
 @click.group("plan", help="民生实事计划")
@@ -122,7 +125,7 @@ def staff_group():
 @staff_group.command("create", help="创建工作人员账号")
 @click.option("--username", required=True)
 @click.option("--password", required=True, help="至少 10 位、含三类字符、不含用户名；首次登录须修改")
-@click.option("--role", required=True, type=click.Choice(["unit_staff", "unit_admin", "office", "admin"]))
+@click.option("--role", required=True, type=click.Choice(STAFF_ROLES))
 @click.option("--unit", "unit_name", help="所属单位名称，如 县民政局")
 @click.option("--name", "display_name", help="显示名称")
 def staff_create(username, password, role, unit_name, display_name):
@@ -287,3 +290,32 @@ def _start_alert_doubles(config):
                            sdk_app_id=config["SMS_SDK_APP_ID"], sign_name=config["SMS_SIGN_NAME"],
                            template_ids=list((config["SMS_TEMPLATES"] or {}).values())).start(port=sms.port)
         click.echo(f"短信接口替身：{double.url}")
+
+
+@click.group("audit", help="审计日志")
+def audit_group():
+    pass
+
+
+@audit_group.command("verify", help="校验审计日志的哈希链：指出第一条被改动、插入或删除的记录")
+def audit_verify():
+    from app.accounts.audit import verify
+
+    finding, checked, head = verify()
+    if finding is not None:
+        raise click.ClickException(f"审计日志已被篡改：{finding.message}（{finding.kind}，此前 {checked} 条完好）")
+    click.echo(f"审计日志完好：{checked} 条记录，哈希链连续。最新哈希 {head}（请另行记下，以便下次比对）")
+
+
+@click.group("keys", help="密钥轮换")
+def keys_group():
+    pass
+
+
+@keys_group.command("rotate-phones", help="用当前的 PHONE_ENCRYPTION_KEY 重新加密所有由旧密钥加密的手机号（同 phones rekey）")
+@click.pass_context
+def keys_rotate_phones(ctx):
+    # The name API.md gives; app/ops/keys.py does the work for both names.
+    from app.ops.keys import phones_rekey
+
+    ctx.invoke(phones_rekey)

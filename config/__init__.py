@@ -176,6 +176,10 @@ class BaseConfig:
         self.WECHAT_LOGIN_PER_MINUTE = _count("WECHAT_LOGIN_PER_MINUTE", 30)
         # A staff password older than this must be changed at the next login (0 = never expires).
         self.PASSWORD_MAX_AGE_DAYS = _count("PASSWORD_MAX_AGE_DAYS", 90)
+        # Audit rows are never deleted by the application; this is the promise a deployment makes (等保: ≥ 180).
+        self.AUDIT_RETENTION_DAYS = _count("AUDIT_RETENTION_DAYS", 180)
+        # A closed ticket's contact phone is erased this many days after closing (daily job, app/feedback/retention.py).
+        self.CONTACT_RETENTION_DAYS = _count("CONTACT_RETENTION_DAYS", 365)
 
         self.PLAN_FILE = _env("PLAN_FILE", str(ROOT / "data" / "plans" / "nanxian_2024.yaml"))
         # 滞后: progress trailing the share of the plan year already elapsed by more than this margin.
@@ -336,6 +340,8 @@ class ProductionConfig(BaseConfig):
         if self.REDIS_URL.startswith("memory://"):
             problems.append("REDIS_URL 未设置（生产环境需要真实的 Redis）")
         problems += alert_channel_problems(self)
+        if self.AUDIT_RETENTION_DAYS < 180:
+            problems.append("AUDIT_RETENTION_DAYS 少于 180 天（等保要求审计记录至少保存 6 个月）")
         if problems:
             raise ConfigError("拒绝以生产配置启动 / refusing to start in production: " + "；".join(problems))
 

@@ -41,6 +41,7 @@ def test_production_accepts_complete_settings(prod_env):
     ("WECHAT_SECRET", None, "WECHAT_SECRET"),
     ("REDIS_URL", None, "REDIS_URL"),
     ("WECHAT_DOUBLE", "1", "WECHAT_DOUBLE"),
+    ("AUDIT_RETENTION_DAYS", "30", "AUDIT_RETENTION_DAYS"),
 ])
 def test_production_refuses_unsafe_settings_and_says_which(prod_env, name, value, reason):
     if value is None:

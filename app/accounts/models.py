@@ -3,8 +3,11 @@ from app.common.models import TimestampMixin
 from app.common.timeutil import utcnow
 from app.extensions import db
 
-STAFF_ROLES = ("unit_staff", "unit_admin", "office", "admin")
-ROLE_LABELS = {"unit_staff": "单位工作人员", "unit_admin": "单位管理员", "office": "专班办公室", "admin": "系统管理员"}
+# 三员分立: admin = 系统管理员 (system settings), security_admin = 安全管理员 (accounts, roles, unlocks),
+# auditor = 审计管理员 (the only reader of the audit log).
+STAFF_ROLES = ("unit_staff", "unit_admin", "office", "admin", "security_admin", "auditor")
+ROLE_LABELS = {"unit_staff": "单位工作人员", "unit_admin": "单位管理员", "office": "专班办公室", "admin": "系统管理员",
+               "security_admin": "安全管理员", "auditor": "审计管理员"}
 
 
 class Unit(TimestampMixin, db.Model):
@@ -66,6 +69,8 @@ class Resident(TimestampMixin, db.Model):
     phone_encrypted = db.Column(db.Text)
     phone_masked = db.Column(db.String(16))
     last_login_at = db.Column(db.DateTime(timezone=True))
+    # 注销 (app/residents/rights.py): the row stays for the statistics, emptied of identity; tokens die.
+    erased_at = db.Column(db.DateTime(timezone=True))
 
 
 class AuditLog(db.Model):
@@ -80,3 +85,22 @@ class AuditLog(db.Model):
     target_id = db.Column(db.Integer)
     detail = db.Column(db.JSON)
     ip = db.Column(db.String(64))
+    # The hash chain (app/accounts/audit.py): position, the previous row's hash, this row's.
+    seq = db.Column(db.BigInteger, nullable=False, unique=True)
+    prev_hash = db.Column(db.String(64), nullable=False)
+    hash = db.Column(db.String(64), nullable=False)
+
+
+# On PostgreSQL nothing may change or remove an audit row, whoever asks (migration 0008 creates the same).
+AUDIT_APPEND_ONLY_SQL = (
+    "CREATE OR REPLACE FUNCTION audit_logs_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "RAISE EXCEPTION 'audit_logs is append-only: % refused', TG_OP; END $$",
+    "CREATE TRIGGER audit_logs_append_only BEFORE UPDATE OR DELETE ON audit_logs "
+    "FOR EACH ROW EXECUTE FUNCTION audit_logs_append_only()",
+    "CREATE TRIGGER audit_logs_no_truncate BEFORE TRUNCATE ON audit_logs "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_logs_append_only()",
+)
+for _statement in AUDIT_APPEND_ONLY_SQL:
+    # DDL formats its text with %: the message's % is doubled for it.
+    db.event.listen(AuditLog.__table__, "after_create",
+                    db.DDL(_statement.replace("%", "%%")).execute_if(dialect="postgresql"))

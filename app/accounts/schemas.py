@@ -1,5 +1,7 @@
 from marshmallow import Schema, fields, validate
 
+from app.accounts.models import STAFF_ROLES
+
 
 class StaffLoginIn(Schema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
@@ -10,7 +12,7 @@ class StaffSchema(Schema):
     id = fields.Integer()
     username = fields.String()
     display_name = fields.String()
-    role = fields.String(metadata={"enum": ["unit_staff", "unit_admin", "office", "admin"]})
+    role = fields.String(metadata={"enum": list(STAFF_ROLES)})
     unit = fields.Dict(allow_none=True)
 
 

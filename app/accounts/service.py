@@ -6,21 +6,14 @@ from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts import passwords, throttle
+from app.accounts.audit import audit  # noqa: F401  (re-exported: every module audits through here)
 from app.accounts.models import STAFF_ROLES, AuditLog, StaffUser, Unit
 from app.auth import issue_token, password_change_reason, token_ttl
-from app.common import context
 from app.common.timeutil import utcnow
 from app.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.extensions import db
 
 UNIT_ROLES = ("unit_staff", "unit_admin")
-
-
-def audit(actor_type, actor_id, action, target_type=None, target_id=None, detail=None, ip=None):
-    """Add an audit row to the current transaction (committed with the action it records). Without `ip`, the
-    row records the client address of the request it is made in (none for the CLI and jobs)."""
-    db.session.add(AuditLog(actor_type=actor_type, actor_id=actor_id, action=action, target_type=target_type,
-                            target_id=target_id, detail=detail, ip=ip or context.client_ip.get()))
 
 
 def create_staff(username, password, role, unit_name=None, display_name=None, actor="cli", must_change=True,
@@ -163,3 +156,34 @@ def reset_password(staff_id, password, actor, now=None):
 def record_logout(staff, ip=None):
     audit("staff", staff.id, "staff.logout", "staff", staff.id, ip=ip)
     db.session.commit()
+
+
+def set_role(staff_id, role, actor):
+    """A security administrator changes an account's role; its sessions and tokens die (they carried the old
+    role's rights). Nobody changes their own role."""
+    staff = db.session.get(StaffUser, staff_id)
+    if staff is None:
+        raise NotFound("账号不存在。")
+    if role not in STAFF_ROLES:
+        raise Invalid(f"角色无效：{role}", errors={"role": [f"可选：{', '.join(STAFF_ROLES)}"]})
+    if staff.id == actor.id:
+        raise Invalid("不能修改自己的角色。", errors={"role": ["不能修改自己的角色。"]})
+    if role in UNIT_ROLES and staff.unit is None:
+        raise Invalid("单位角色必须有所属单位。", errors={"role": ["该账号没有所属单位。"]})
+    if staff.role != role:
+        audit("staff", actor.id, "staff.set_role", "staff", staff.id, {"from": staff.role, "to": role})
+        staff.role = role
+        staff.token_version += 1
+    db.session.commit()
+    return staff
+
+
+def unlock_account(staff_id, actor):
+    """Lift the login locks of an account from every address."""
+    staff = db.session.get(StaffUser, staff_id)
+    if staff is None:
+        raise NotFound("账号不存在。")
+    lifted = throttle.unlock(staff.username)
+    audit("staff", actor.id, "staff.unlock", "staff", staff.id, {"keys": lifted})
+    db.session.commit()
+    return staff

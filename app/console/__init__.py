@@ -22,7 +22,13 @@ def localtime(value, fmt="%Y-%m-%d %H:%M"):
     return to_local(value).strftime(fmt)
 
 
+# 三员分立: the security administrator and the auditor see their own page, not the casework.
+DUTY_PAGES = {"security_admin": ("console.accounts", "账号管理"), "auditor": ("console.audit_log", "审计日志")}
+
+
 def _nav_items(staff):
+    if staff.role in DUTY_PAGES:
+        return [DUTY_PAGES[staff.role], ("console.password", "修改密码")]
     items = [("console.index", "诉求队列")]
     if staff.role in ("office", "admin"):
         items.append(("console.triage", "分派与审批"))
@@ -31,7 +37,7 @@ def _nav_items(staff):
     if staff.role in ("office", "admin"):
         items.append(("console.alert_messages", "提醒发送"))
     if staff.role == "admin":
-        items += [("console.plans", "年度计划"), ("console.accounts", "账号管理")]
+        items.append(("console.plans", "年度计划"))
     items.append(("console.password", "修改密码"))
     return items
 
@@ -45,7 +51,7 @@ NAV_GROUPS = {
 
 def init_app(app):
     # Importing the view modules registers their routes on the blueprint.
-    from app.console import (security, uploads, views_accounts, views_alerts, views_auth,  # noqa: F401
+    from app.console import (security, uploads, views_accounts, views_alerts, views_audit, views_auth,  # noqa: F401
                              views_complaints, views_dashboard, views_plans, views_progress)
     from app.console.web import bp, csrf_token, current_staff
 

@@ -3,7 +3,7 @@ the Excel export. Which actions a page offers comes from the workflow map (app.f
 whether an action is allowed is decided by app.feedback.service, which every form posts to."""
 from io import BytesIO
 
-from flask import current_app, render_template, request, send_file, url_for
+from flask import current_app, redirect, render_template, request, send_file, url_for
 
 from app.accounts.service import list_units
 from app.common.schemas import MAX_ID
@@ -56,6 +56,10 @@ def index():
     staff = current_staff()
     if staff is None:
         return login_page()
+    from app.console import DUTY_PAGES
+
+    if staff.role in DUTY_PAGES:
+        return redirect(url_for(DUTY_PAGES[staff.role][0]))
     filters = queue_filters(request.args)
     page = page_arg()
     listing = service.list_for_staff(staff, filters, page, PER_PAGE)

@@ -7,3 +7,4 @@ def init_app(app):
 
     deadlines.validate_config(app.config)
     jobs.register_periodic("app.feedback.jobs.sweep_deadlines", app.config["DEADLINE_SWEEP_SECONDS"])
+    jobs.register_periodic("app.feedback.jobs.erase_expired_contacts", 24 * 3600)

@@ -12,3 +12,16 @@ def sweep_deadlines():
     if any(done.values()):
         log.info("deadline sweep: %s", done)
     return done
+
+
+def erase_expired_contacts():
+    """Daily: contact phones of tickets closed more than CONTACT_RETENTION_DAYS ago are erased."""
+    from flask import current_app
+
+    from app.common.timeutil import utcnow
+    from app.feedback.retention import erase_expired_contacts as erase
+
+    erased = erase(utcnow(), current_app.config["CONTACT_RETENTION_DAYS"])
+    if erased:
+        log.info("contact retention: %d phones erased", erased)
+    return erased

@@ -79,7 +79,9 @@ WORKFLOW = {
 RESIDENT_VISIBLE = frozenset({"submit", "assign", "sign", "reply", "extension_decision", "evaluate", "reopen",
                               "expire", "merge"})
 
-EVENT_LABELS = {"submit": "提交诉求", **{name: action.label for name, action in WORKFLOW.items()}}
+# "contact_erased": not an action anyone takes, the retention job's mark (app/feedback/retention.py).
+EVENT_LABELS = {"submit": "提交诉求", "contact_erased": "联系电话已按保存期限删除",
+                **{name: action.label for name, action in WORKFLOW.items()}}
 
 
 def check(status, action, actor):

@@ -88,7 +88,8 @@ class People:
     hash, so a test pays only for the people it needs. Usernames are the keys."""
 
     STAFF = {"minzheng": ("unit_staff", "县民政局"), "jiaoyu": ("unit_staff", "县教育局"),
-             "office": ("office", None), "admin": ("admin", None)}
+             "office": ("office", None), "admin": ("admin", None), "security": ("security_admin", None),
+             "auditor": ("auditor", None)}
 
     def __init__(self, factories):
         self.factories = factories

@@ -45,8 +45,8 @@ def test_unknown_console_page_is_an_html_404_in_chinese(console):
     assert "页面不存在" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("role", ["unit_staff", "office"])
-def test_account_management_is_for_admins_only(factories, console_as, role):
+@pytest.mark.parametrize("role", ["unit_staff", "office", "admin", "auditor"])
+def test_account_management_is_for_the_security_admin_only(factories, console_as, role):
     console = console_as(factories.staff(role))
     response = console.get("/console/accounts")
     assert response.status_code == 403
@@ -56,8 +56,8 @@ def test_account_management_is_for_admins_only(factories, console_as, role):
     assert db.session.get(StaffUser, target.id).active is True
 
 
-def test_admin_creates_disables_and_enables_an_account(factories, console_as, plan):
-    admin = factories.staff("admin")
+def test_security_admin_creates_disables_and_enables_an_account(factories, console_as, plan):
+    admin = factories.staff("security_admin")
     console = console_as(admin)
     page = console.get("/console/accounts").get_data(as_text=True)
     assert "新建账号" in page and "县民政局" in page
@@ -80,7 +80,7 @@ def test_admin_creates_disables_and_enables_an_account(factories, console_as, pl
 
 
 def test_account_form_errors_are_shown_in_chinese(factories, console_as, plan):
-    console = console_as(factories.staff("admin"))
+    console = console_as(factories.staff("security_admin"))
     response = console.post("/console/accounts", {"username": "x1", "password": "short", "role": "unit_staff",
                                                   "unit": "县民政局"})
     assert response.status_code == 422

@@ -110,7 +110,7 @@ def test_disabled_account_is_logged_out_on_its_next_request(factories, console_a
 
 
 def test_password_reset_ends_existing_sessions(factories, console_as):
-    admin = factories.staff("admin")
+    admin = factories.staff("security_admin")
     staff = factories.staff("office")
     console = console_as(staff)
     admin_console = console_as(admin)
