@@ -37,7 +37,7 @@ def _nav_items(staff):
     if staff.role in ("office", "admin"):
         items.append(("console.alert_messages", "提醒发送"))
     if staff.role == "admin":
-        items.append(("console.plans", "年度计划"))
+        items += [("console.plans", "年度计划"), ("console.accounts", "单位群机器人")]
     items.append(("console.password", "修改密码"))
     return items
 

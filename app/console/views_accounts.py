@@ -13,15 +13,16 @@ ACCOUNTS_ROLE = "security_admin"
 
 
 def _page(status=200, error=None, form=None):
-    accounts = list_staff()
+    accounts = list_staff() if current_staff().role == ACCOUNTS_ROLE else []
     locks = {a.username: throttle.locked_addresses(a.username) for a in accounts}
     return render_template("console/accounts.html", accounts=accounts, units=list_units(), locks=locks,
                            roles=ROLE_LABELS, error=error, form=form or {}), status
 
 
 @bp.get("/accounts")
-@login_required(ACCOUNTS_ROLE)
+@login_required(ACCOUNTS_ROLE, "admin")
 def accounts():
+    """The security administrator's accounts; for the administrator, only the units' robots (a system setting)."""
     return _page()
 
 
