@@ -1,13 +1,18 @@
+from io import BytesIO
+
+from flask import send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.auth import current_staff, staff_required
-from app.progress import schemas, service
+from app.progress import schemas, service, sheet
+from app.projects.schemas import PlanArgs
 
 blp = Blueprint("progress", __name__, url_prefix="/api/v1/staff",
                 description="进展更新：牵头单位填报，专班办公室审核发布（工作人员）")
 
 SECURITY = [{"bearerAuth": []}]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 OFFICE = ("office", "admin")
 UNITS = ("unit_staff", "unit_admin")
 
@@ -85,3 +90,27 @@ class StaleProjects(MethodView):
         """滞报项目：超过 N 天（默认 30）未发布进展的未完成项目（单位只看本单位牵头的）"""
         return service.stale_projects(current_staff(), args.get("days"), page=args["page"],
                                       per_page=args["per_page"])
+
+
+@blp.route("/progress-sheet.xlsx")
+class ProgressSheet(MethodView):
+    @blp.doc(security=SECURITY)
+    @staff_required(*UNITS)
+    @blp.arguments(PlanArgs, location="query")
+    @blp.response(200, {"type": "string", "format": "binary"}, content_type=XLSX,
+                  description="本单位负责的指标（有乡镇分解的按乡镇一行），填“本次完成值”和“进展说明”")
+    def get(self, args):
+        """下载进度填报表（本单位牵头项目中由本单位负责的指标）"""
+        content, filename = sheet.progress_sheet(current_staff(), args.get("plan_id"))
+        return send_file(BytesIO(content), mimetype=XLSX, as_attachment=True, download_name=filename)
+
+
+@blp.route("/progress-sheet")
+class ProgressSheetUpload(MethodView):
+    @blp.doc(security=SECURITY)
+    @staff_required(*UNITS)
+    @blp.arguments(schemas.ProgressSheetIn, location="files")
+    @blp.response(201, schemas.ProgressSheetOut)
+    def post(self, files):
+        """上传填好的进度表：每个项目生成一条草稿；任一单元格有误则指明工作表、行、列，不生成任何草稿"""
+        return sheet.upload_progress_sheet(current_staff(), files["file"].read())

@@ -106,3 +106,12 @@ StaffUpdatePageSchema = page_of(StaffUpdateSchema)
 
 class StalePageSchema(page_of(StaleProjectSchema, "StaleProjectListSchema")):
     days = fields.Integer()
+
+
+class ProgressSheetIn(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
+                                               "description": "下载的进度表（.xlsx）填写后上传"})
+
+
+class ProgressSheetOut(Schema):
+    items = fields.List(fields.Nested(StaffUpdateSchema), metadata={"description": "每个项目一条草稿"})
