@@ -208,7 +208,7 @@ def dev_group():
     pass
 
 
-@dev_group.command("seed", help="创建开发账号：admin、office，以及每个牵头单位一个 unitN 账号")
+@dev_group.command("seed", help="创建开发账号：admin、office、security（安全管理员）、auditor（审计管理员），以及每个牵头单位一个 unitN 账号")
 def dev_seed():
     from app.accounts.models import StaffUser, Unit
     from app.accounts.service import create_staff
@@ -219,7 +219,8 @@ def dev_seed():
     from app.common.timeutil import utcnow
 
     existing = {s.username: s for s in db.session.execute(db.select(StaffUser)).scalars()}
-    wanted = [("admin", "admin", None), ("office", "office", None)]
+    wanted = [("admin", "admin", None), ("office", "office", None), ("security", "security_admin", None),
+              ("auditor", "auditor", None)]
     units = db.session.execute(db.select(Unit).order_by(Unit.id)).scalars().all()
     wanted += [(f"unit{u.id}", "unit_staff", u.name) for u in units]
     created = 0
@@ -239,7 +240,7 @@ def dev_seed():
         if db.session.get(StaffAlertSettings, staff.id) is None:
             db.session.add(StaffAlertSettings(staff_id=staff.id, wecom_userid=staff.username))
     db.session.commit()
-    click.echo(f"开发账号：新建 {created} 个，密码均为 {DEV_PASSWORD}（admin、office、unit<单位id>）")
+    click.echo(f"开发账号：新建 {created} 个，密码均为 {DEV_PASSWORD}（admin、office、security、auditor、unit<单位id>）")
 
 
 @dev_group.command("serve", help="开发服务器：同时启动本地微信接口替身（WECHAT_DOUBLE）")

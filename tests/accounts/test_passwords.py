@@ -131,6 +131,10 @@ def test_dev_seed_accounts_keep_their_password_and_need_no_change(app, client, p
         body = login(client, username, DEV_PASSWORD).json
         assert body["password_change_required"] is False, username
         assert client.get("/api/v1/staff/updates", headers=auth(body["token"])).status_code == 200
+    auditor = login(client, "auditor", DEV_PASSWORD).json
+    assert auditor["staff"]["role"] == "auditor"
+    assert client.get("/api/v1/staff/audit", headers=auth(auditor["token"])).status_code == 200
+    assert login(client, "security", DEV_PASSWORD).json["staff"]["role"] == "security_admin"
     # `make run` seeds on every start: an old development account is refreshed, not expired.
     office = db.session.execute(db.select(StaffUser).filter_by(username="office")).scalar_one()
     office.password_changed_at = utcnow() - timedelta(days=400)
