@@ -173,7 +173,7 @@ def staff_set(username, wecom_userid, mobile, wecom_enabled, sms_enabled, quiet)
     quiet_hours = shown["quiet_hours"]
     click.echo(f"{staff.username}：企业微信 {shown['wecom_userid'] or '未设置'}（{'开' if shown['wecom_enabled'] else '关'}），"
                f"手机 {shown['mobile_masked'] or '未设置'}（{'开' if shown['sms_enabled'] else '关'}），"
-               f"免打扰 {quiet_hours['start']}-{quiet_hours['end'] if quiet_hours['enabled'] else '关闭'}")
+               f"免打扰 {quiet_hours['start'] + '-' + quiet_hours['end'] if quiet_hours['enabled'] else '关闭'}")
 
 
 @staff_group.command("robot", help="设置单位的企业微信群机器人（webhook 的 key 或完整地址）")

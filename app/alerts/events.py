@@ -184,6 +184,11 @@ def _collect(session, flush_context):
 def _before_commit(session):
     if session.in_nested_transaction() or not session.info.get(_SEEN):
         return
+    if session is not db.session():
+        # The alert builders read through the app's session; a private Session's rows are not visible there.
+        log.warning("alerts for %d event(s) committed outside db.session were not queued",
+                    len(session.info.pop(_SEEN)))
+        return
     session.flush()
     sources = session.info.pop(_SEEN, [])
     due = []
