@@ -123,6 +123,10 @@ class Complaint(TimestampMixin, db.Model):
         db.Index("ix_complaints_resident_created", "resident_id", "created_at"),
         db.Index("ix_complaints_resident_hash_created", "resident_id", "content_hash", "created_at"),
         db.Index("ix_complaints_status_created", "status", "created_at"),
+        # The similar-ticket lookup: the newest tickets overall, of the draft's item, of its township.
+        db.Index("ix_complaints_created", "created_at"),
+        db.Index("ix_complaints_project_created", "project_id", "created_at"),
+        db.Index("ix_complaints_township_created", "township", "created_at"),
         # The tickets units hold now, a few among a year's: the overdue queue starts from these.
         db.Index("ix_complaints_open", "id", "status", postgresql_where=db.text(f"status IN {UNIT_OPEN!r}"),
                  sqlite_where=db.text(f"status IN {UNIT_OPEN!r}")),

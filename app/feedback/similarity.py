@@ -6,6 +6,7 @@ without one. Common phrasing (请问, 希望, 我们…) carries no meaning here
 inverse document frequency, taken over the tickets being compared, lowers what every ticket of an item says.
 docs/similar.md describes the measurement (tests/data/similar_complaints.yaml, scripts/similarity_quality.py).
 """
+import functools
 import math
 import re
 import unicodedata
@@ -62,8 +63,11 @@ def normalise(text):
     return _RUN.findall(_FOLD_RE.sub(lambda match: _CANONICAL[match.group(0)], text))
 
 
+@functools.lru_cache(maxsize=65536)
 def grams(text):
-    """The text's character bigrams (and single characters of one-character runs), stop grams removed."""
+    """The text's character bigrams (and single characters of one-character runs), stop grams removed.
+    Cached per text, since the same recent tickets are candidates of draft after draft; callers must not change
+    the Counter."""
     counts = Counter()
     for run in normalise(text):
         if len(run) == 1:

@@ -29,19 +29,38 @@ from app.wechat.outbox import queue_notification
 JOINABLE = ("triage", "assigned", "signed", "return_requested", "extension_requested", "replied")
 
 
-def _recent_candidates(resident, project_id, township, since):
-    answered_recently = sa.and_(Complaint.status == "closed", Complaint.closed_at >= since)
-    query = (db.select(Complaint)
+def _recent_candidates(resident_id, project_id, township, since, until=None):
+    """(id, content, township, project_id) of the newest SIMILAR_CANDIDATES tickets a draft may duplicate:
+    joinable (or closed since `since`), filed since `since`, not praise, not held for review, not the
+    resident's own, of the draft's item and township where it names them. Columns only: most are ranked
+    and dropped, and a whole ticket loads its assignment and co-units."""
+    closed_recently = sa.and_(Complaint.status == "closed", Complaint.closed_at >= since)
+    query = (db.select(Complaint.id, Complaint.content, Complaint.township, Complaint.project_id)
              .where(Complaint.created_at >= since, Complaint.kind != "praise", Complaint.content_check == "pass",
-                    Complaint.resident_id != resident.id,
-                    sa.or_(Complaint.status.in_(JOINABLE), answered_recently))
+                    sa.or_(Complaint.status.in_(JOINABLE), closed_recently))
              .order_by(Complaint.created_at.desc())
              .limit(current_app.config["SIMILAR_CANDIDATES"]))
+    if resident_id is not None:
+        query = query.where(Complaint.resident_id != resident_id)
+    if until is not None:
+        query = query.where(Complaint.created_at <= until)
     if project_id is not None:
         query = query.where(sa.or_(Complaint.project_id == project_id, Complaint.project_id.is_(None)))
     if township:
         query = query.where(sa.or_(Complaint.township == township, Complaint.township.is_(None)))
-    return db.session.execute(query).unique().scalars().all()
+    return [{"id": row.id, "content": row.content, "township": row.township, "project": row.project_id}
+            for row in db.session.execute(query)]
+
+
+def _ranked_tickets(draft, candidates, limit):
+    """[(score, ticket)] of the best `limit` candidates, the tickets loaded whole."""
+    ranked = similarity.rank(draft, [c for c in candidates if similarity.comparable(draft, c)], limit=limit)
+    if not ranked:
+        return []
+    tickets = db.session.execute(
+        db.select(Complaint).where(Complaint.id.in_([c["id"] for _, c in ranked]))).unique().scalars()
+    by_id = {t.id: t for t in tickets}
+    return [(score, by_id[c["id"]]) for score, c in ranked]
 
 
 def joined_counts(complaint_ids):
@@ -80,14 +99,9 @@ def similar_for_draft(resident, content, project_id=None, township=None, now=Non
     if project_id is not None:
         public_project_or_invalid(project_id)
     since = now - timedelta(days=current_app.config["SIMILAR_DAYS"])
-    candidates = _recent_candidates(resident, project_id, township, since)
     draft = {"content": content, "township": township, "project": project_id}
-    ranked = similarity.rank(
-        draft, [{"content": c.content, "township": c.township, "project": c.project_id, "ticket": c}
-                for c in candidates if similarity.comparable(draft, {"township": c.township,
-                                                                     "project": c.project_id})],
-        limit=limit)
-    tickets = [candidate["ticket"] for _, candidate in ranked]
+    ranked = _ranked_tickets(draft, _recent_candidates(resident.id, project_id, township, since), limit)
+    tickets = [ticket for _, ticket in ranked]
     ids = [t.id for t in tickets]
     counts, replies = joined_counts(ids), _last_replies(ids)
     return {"items": [public_ticket(t, counts.get(t.id, 0), replies.get(t.id)) for t in tickets]}
@@ -163,22 +177,15 @@ def duplicates_for_office(complaint_id, staff, now=None, limit=5):
         raise Forbidden("只有专班办公室可以查看疑似重复诉求。")
     window = timedelta(days=current_app.config["SIMILAR_DAYS"])
     filed = as_utc(complaint.created_at)
-    query = (db.select(Complaint)
-             .where(Complaint.id != complaint.id, Complaint.status.in_(JOINABLE),
-                    Complaint.created_at >= filed - window, Complaint.created_at <= max(now, filed + window))
-             .order_by(Complaint.created_at.desc()).limit(current_app.config["SIMILAR_CANDIDATES"]))
-    if complaint.project_id is not None:
-        query = query.where(sa.or_(Complaint.project_id == complaint.project_id, Complaint.project_id.is_(None)))
-    if complaint.township:
-        query = query.where(sa.or_(Complaint.township == complaint.township, Complaint.township.is_(None)))
-    candidates = db.session.execute(query).unique().scalars().all()
     draft = {"content": complaint.content, "township": complaint.township, "project": complaint.project_id}
-    ranked = similarity.rank(draft, [{"content": c.content, "township": c.township, "project": c.project_id,
-                                      "ticket": c} for c in candidates], limit=limit)
-    tickets = [candidate["ticket"] for _, candidate in ranked]
+    candidates = [c for c in _recent_candidates(None, complaint.project_id, complaint.township, filed - window,
+                                                until=max(now, filed + window))
+                  if c["id"] != complaint.id]
+    ranked = _ranked_tickets(draft, candidates, limit)
+    tickets = [ticket for _, ticket in ranked]
     counts = joined_counts([t.id for t in tickets])
     return {"items": [{"id": t.id, "ticket_no": t.ticket_no, "status": t.status,
                        "status_label": STATUS_LABELS[t.status], "project": project_ref(t.project),
                        "township": t.township, "content": t.content, "created_at": isoformat_local(t.created_at),
                        "joined_count": counts.get(t.id, 0), "score": round(score, 3)}
-                      for (score, _), t in zip(ranked, tickets)]}
+                      for score, t in ranked]}
