@@ -56,7 +56,10 @@ def audit(actor_type, actor_id, action, target_type=None, target_id=None, detail
     row = AuditLog(created_at=now or utcnow(), actor_type=actor_type, actor_id=actor_id, action=action,
                    target_type=target_type, target_id=target_id, detail=_plain(detail),
                    ip=ip or context.client_ip.get())
-    db.session().info.setdefault(_PENDING, []).append(row)
+    session = db.session()
+    # With the transaction (or savepoint) it belongs to: a rolled-back savepoint takes its rows with it.
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_PENDING, []).append((row, transaction))
     return row
 
 
@@ -67,9 +70,10 @@ def _chain_pending(session):
     """At commit, after every other lock this transaction takes: lock the chain, link the rows, insert them.
     Taking the chain's lock last means it is never held while waiting for another lock (no deadlock), and a row
     is inserted complete, so the trigger that refuses UPDATE needs no exception."""
-    rows = session.info.pop(_PENDING, None)
-    if not rows:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
         return
+    rows = [row for row, _ in pending]
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
     last = session.execute(db.select(AuditLog.seq, AuditLog.hash).order_by(AuditLog.seq.desc()).limit(1)).first()
@@ -82,8 +86,22 @@ def _chain_pending(session):
     session.flush()
 
 
-def _forget_pending(session, *args):
-    session.info.pop(_PENDING, None)
+def _forget_pending(session, previous_transaction):
+    """After a rollback: forget the rows of the transaction or savepoint rolled back (and of any inside it)."""
+    if previous_transaction.parent is None:
+        session.info.pop(_PENDING, None)
+        return
+
+    def inside(transaction):
+        while transaction is not None:
+            if transaction is previous_transaction:
+                return True
+            transaction = transaction.parent
+        return False
+
+    pending = session.info.get(_PENDING)
+    if pending:
+        session.info[_PENDING] = [(row, t) for row, t in pending if not inside(t)]
 
 
 def init_session_events():
@@ -92,7 +110,7 @@ def init_session_events():
 
     if not event.contains(Session, "before_commit", _chain_pending):
         event.listen(Session, "before_commit", _chain_pending)
-        event.listen(Session, "after_rollback", _forget_pending)
+        event.listen(Session, "after_soft_rollback", _forget_pending)
 
 
 @dataclass

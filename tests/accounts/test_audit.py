@@ -215,3 +215,18 @@ def test_the_security_admin_unlocks_and_changes_roles(app, client):
     login = client.post("/api/v1/staff/auth/login", json={"username": "office1", "password": PASSWORD},
                         environ_base={"REMOTE_ADDR": "203.0.113.4"})
     assert login.status_code == 200 and login.json["staff"]["role"] == "auditor"
+
+
+def test_a_rolled_back_savepoint_takes_only_its_own_audit_rows(app):
+    admin = _some_history(1)
+    count = len(_rows())
+    audit("staff", admin.id, "test.outer", "thing", 1)
+    try:
+        with db.session.begin_nested():
+            audit("staff", admin.id, "test.inner", "thing", 2)
+            raise RuntimeError("the savepoint fails")
+    except RuntimeError:
+        pass
+    db.session.commit()
+    actions = [r.action for r in _rows()]
+    assert len(actions) == count + 1 and actions[-1] == "test.outer" and "test.inner" not in actions
