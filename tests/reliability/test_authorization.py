@@ -45,6 +45,8 @@ TABLE = {
     "unsubscribe": ("assigned", "DELETE", "/api/v1/projects/{P}/subscriptions", None, resident_row(204, 204)),
     "my subscriptions": ("assigned", "GET", "/api/v1/me/subscriptions", None, resident_row(200, 200)),
     "bind phone": ("assigned", "POST", "/api/v1/me/phone", {"code": "phone1"}, resident_row(200, 200)),
+    "my data export": ("assigned", "GET", "/api/v1/me/export", None, resident_row(200, 200)),
+    "erase me (注销)": ("assigned", "DELETE", "/api/v1/me", None, resident_row(204, 204)),
     "upload": ("assigned", "POST", "/api/v1/uploads", "FILE", (401, 201, 201, 201, 201, 201, 201, 201)),
     # ---------------------------------------------------------------- images (GET /api/v1/uploads/{id})
     "ticket photo": ("assigned", "GET", "/api/v1/uploads/{photo}", None, (404, 200, 404, 200, 404, 200, 200, 200)),
@@ -54,6 +56,10 @@ TABLE = {
                     (404, 200, 404, 200, 404, 200, 200, 200)),
     "draft photo": ("draft", "GET", "/api/v1/uploads/{draft_photo}", None, (404, 404, 404, 200, 404, 404, 200, 200)),
     "published photo": ("published", "GET", "/api/v1/uploads/{pub_photo}", None, (200,) * 8),
+    # ---------------------------------------------------------------- audit log: the auditor's alone (三员分立),
+    # not even the administrator's (tests/accounts/test_audit.py has the auditor reading it)
+    "audit log": ("assigned", "GET", "/api/v1/staff/audit", None, staff_row(403, 403, 403, 403, 403)),
+    "audit export": ("assigned", "GET", "/api/v1/staff/audit.xlsx", None, staff_row(403, 403, 403, 403, 403)),
     # ---------------------------------------------------------------- staff: complaints
     "queue": ("assigned", "GET", "/api/v1/staff/complaints", None, staff_row(200, 200, 200, 200, 200)),
     "ticket": ("assigned", "GET", "/api/v1/staff/complaints/{C}", None, staff_row(200, 404, 200, 200, 200)),
