@@ -292,6 +292,12 @@ class ComplaintJoin(db.Model):
     resident_id = db.Column(db.Integer, db.ForeignKey("residents.id", ondelete="CASCADE"), nullable=False,
                             index=True)
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    # The joiner's own evaluation of the reply: theirs to give, it neither closes the ticket nor enters the 三率
+    # (the reporter's evaluation does).
+    eval_level = db.Column(db.SmallInteger)
+    eval_resolved = db.Column(db.Boolean)
+    eval_comment = db.Column(db.Text)
+    evaluated_at = db.Column(db.DateTime(timezone=True))
 
     complaint = db.relationship(Complaint)
 

@@ -90,9 +90,20 @@ def test_joining_follows_the_ticket_and_hears_its_reply(client, api, county, wec
     assert detail["replies"][0]["content"] == "已要求助餐点少盐少油，每周公示菜谱"
     found = _similar(client, api, content=SALTY)[0]
     assert found["reply"]["content"] == "已要求助餐点少盐少油，每周公示菜谱"
-    # A joiner neither evaluates nor reopens the reporter's ticket.
-    assert client.post(f"/api/v1/me/complaints/{salty['id']}/evaluation", json={"level": 1, "resolved": False},
+    # A joiner evaluates the reply for themself, once; the ticket stays open for the reporter's evaluation.
+    assert detail["can_evaluate"] is True and detail["can_reopen"] is False
+    mine = f"/api/v1/me/complaints/{salty['id']}/evaluation"
+    evaluated = client.post(mine, json={"level": 2, "resolved": False, "comment": "我家附近的还是咸"},
+                            headers=api["stranger"])
+    assert evaluated.status_code == 200
+    body = evaluated.get_json()
+    assert (body["status"], body["evaluation"]["level"], body["can_evaluate"]) == ("replied", 2, False)
+    assert client.post(mine, json={"level": 5, "resolved": True}, headers=api["stranger"]).status_code == 409
+    assert client.post(f"/api/v1/me/complaints/{salty['id']}/reopen", json={"reason": "还是咸"},
                        headers=api["stranger"]).status_code == 404
+    reporter = client.post(mine, json={"level": 4, "resolved": True}, headers=api["resident"]).get_json()
+    assert (reporter["status"], reporter["evaluation"]["level"]) == ("closed", 4)
+    assert db.session.get(Complaint, salty["id"]).assignment.eval_level == 4
 
 
 def test_merging_carries_the_joiners_along(client, api, county):

@@ -10,7 +10,7 @@ from app.feedback.models import RATING_LABELS, Complaint, ComplaintEvent, Compla
 from app.feedback.service.assignments import assign_to_unit, retire_current_assignment
 from app.feedback.service.common import check_length, clean_text, resolve_now, unit_ref
 from app.feedback.service.ticket_json import evaluation_json, replies_json, resident_item
-from app.feedback.service.similar import joined_by
+from app.feedback.service.similar import join_of, joined_by
 from app.feedback.service.tickets import apply_transition, residents_own_complaint
 from app.feedback.workflow import EVENT_LABELS, RESIDENT_VISIBLE, STATUS_LABELS, check
 from app.media.service import image_refs
@@ -85,15 +85,25 @@ def get_for_resident(complaint_id, resident, now=None):
         joined=False,
     )
     if joined is not None:
-        # A joiner follows the handling; the reporter's text, photos and contact stay theirs.
-        item.update(content=None, images=[], phone_masked=None, can_evaluate=False, can_reopen=False, joined=True,
-                    events=[e for e in item["events"] if e["action"] != "reopen"])
+        # A joiner follows the handling; the reporter's text, photos, contact and evaluation stay theirs.
+        join = join_of(complaint.id, resident)
+        evaluation = None
+        if join.evaluated_at is not None:
+            evaluation = {"level": join.eval_level, "label": RATING_LABELS[join.eval_level],
+                          "resolved": join.eval_resolved, "comment": join.eval_comment, "source": "resident",
+                          "evaluated_at": isoformat_local(join.evaluated_at)}
+        item.update(content=None, images=[], phone_masked=None, can_evaluate=joiner_may_evaluate(join, now),
+                    can_reopen=False, joined=True, evaluation=evaluation,
+                    events=[e for e in item["events"] if e["action"] not in ("reopen", "evaluate")])
     return item
 
 
 def evaluate(complaint_id, resident, level, resolved, comment=None, now=None):
     """The resident rates the handling (5 levels, resolved or not); the ticket is closed (已办结)."""
     now = resolve_now(now)
+    join = join_of(complaint_id, resident, lock=True)
+    if join is not None:
+        return evaluate_as_joiner(join, resident, level, resolved, comment, now)
     complaint, actor = residents_own_complaint(complaint_id, resident)
     check(complaint.status, "evaluate", actor.role)
     if not evaluation_window_open(complaint, now):
@@ -111,6 +121,28 @@ def evaluate(complaint_id, resident, level, resolved, comment=None, now=None):
     complaint.closed_at = now
     db.session.commit()
     return get_for_resident(complaint.id, resident, now)
+
+
+def joiner_may_evaluate(join, now):
+    complaint = join.complaint
+    return (join.evaluated_at is None and complaint.status in ("replied", "closed")
+            and evaluation_window_open(complaint, now))
+
+
+def evaluate_as_joiner(join, resident, level, resolved, comment, now):
+    """A joiner's evaluation of the reply, within the reporter's window, once; the ticket stays as it is."""
+    if join.evaluated_at is not None:
+        raise Conflict("您已评价过这条诉求。")
+    if not joiner_may_evaluate(join, now):
+        raise Conflict("诉求尚未答复或评价期限已过。")
+    if level not in RATING_LABELS:
+        raise Invalid("评价等级应为 1–5。", errors={"level": ["应为 1–5。"]})
+    comment = clean_text(comment) or None
+    if comment:
+        check_length("comment", comment, 1, 500, "评价内容")
+    join.eval_level, join.eval_resolved, join.eval_comment, join.evaluated_at = level, bool(resolved), comment, now
+    db.session.commit()
+    return get_for_resident(join.complaint_id, resident, now)
 
 
 def reopen(complaint_id, resident, reason, now=None):

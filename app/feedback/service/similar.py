@@ -189,3 +189,11 @@ def duplicates_for_office(complaint_id, staff, now=None, limit=5):
                        "township": t.township, "content": t.content, "created_at": isoformat_local(t.created_at),
                        "joined_count": counts.get(t.id, 0), "score": round(score, 3)}
                       for score, t in ranked]}
+
+
+def join_of(complaint_id, resident, lock=False):
+    """This resident's 附议 of that ticket, or None."""
+    query = db.select(ComplaintJoin).filter_by(complaint_id=complaint_id, resident_id=resident.id)
+    if lock:
+        query = query.with_for_update()
+    return db.session.execute(query).scalar_one_or_none()
