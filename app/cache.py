@@ -21,6 +21,10 @@ Staleness bound:
   does not listen;
 - besides, no entry outlives CACHE_TTL, in Redis or in memory.
 
+Embedded default (in-process Redis stand-in, SQLite file): the stand-in is this process's alone, so the generation
+is joined with a second one in a file beside the database (app.cache_file), which a CLI write in another process
+changes; the server sees it within CACHE_LOCAL_SECONDS.
+
 Redis down never breaks a read: a process that cannot read the generation forgets all it holds and computes
 from the database, trying Redis again after CACHE_LOCAL_SECONDS. If invalidate() itself cannot reach Redis,
 other processes may show old figures for up to CACHE_TTL once Redis is back; it logs an error saying so.
@@ -38,6 +42,8 @@ import redis
 from flask import current_app, request
 from werkzeug.http import parse_etags
 
+from app.cache_file import file_generation as _file_generation
+from app.cache_file import generation_file
 from app.extensions import redis_store
 
 log = logging.getLogger(__name__)
@@ -56,7 +62,14 @@ def _generation_key(conn):
     return conn.prefix + "cache:gen"
 
 
-def _read_generation(conn):
+def _read_generation(conn, path=None):
+    """The generation in Redis; on the embedded default joined with the one in the file (app.cache_file), which
+    another process's write (a CLI import) changes."""
+    token = _redis_generation(conn)
+    return token if path is None else f"{token}:{_file_generation(path)}"
+
+
+def _redis_generation(conn):
     client = conn.client
     token = client.get(_generation_key(conn))
     if token is None:
@@ -92,8 +105,9 @@ class LocalCache:
     `connection` returns the app's current Redis connection (app.extensions["redis"]).
     """
 
-    def __init__(self, seconds, max_bytes, connection):
+    def __init__(self, seconds, max_bytes, connection, generation_file=None):
         self.seconds = seconds
+        self.generation_file = generation_file
         self.max_bytes = max_bytes
         self._connection = connection
         self._lock = threading.Lock()
@@ -124,8 +138,8 @@ class LocalCache:
         conn = self._connection()
         self._ensure_listener(conn)
         try:
-            token = _read_generation(conn)
-        except redis.RedisError as exc:
+            token = _read_generation(conn, self.generation_file)
+        except (redis.RedisError, OSError) as exc:
             log.warning("cache unavailable, reading from the database: %s", exc)
             self.forget(now)
             return None
@@ -241,7 +255,7 @@ def local_cache(app=None):
     if cache is None:
         cache = app.extensions.setdefault(EXTENSION, LocalCache(
             float(app.config["CACHE_LOCAL_SECONDS"]), int(app.config["CACHE_LOCAL_MAX_BYTES"]),
-            lambda: app.extensions["redis"]))
+            lambda: app.extensions["redis"], generation_file(app.config)))
     return cache
 
 
@@ -282,7 +296,9 @@ def invalidate():
         pipe.set(key, token)
         pipe.publish(key, token)
         pipe.execute()
-    except redis.RedisError as exc:
+        if cache.generation_file is not None:
+            token = f"{token}:{_file_generation(cache.generation_file, _new_token())}"
+    except (redis.RedisError, OSError) as exc:
         cache.forget(time.monotonic())
         # Other processes keep the old generation: stale for up to CACHE_TTL once Redis is back; say so loudly.
         log.error("cache invalidation failed, reads may be stale for up to the TTL: %s", exc)
