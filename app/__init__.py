@@ -76,7 +76,7 @@ def create_app(config=None):
     for name in API_BLUEPRINTS:
         api.register_blueprint(importlib.import_module(name).blp)
 
-    from app import cache, docs, jobs, progress, wechat
+    from app import cache, docs, jobs, media, progress, wechat
     from app.ops import backup as ops_backup
     from app.ops import deploy as ops_deploy
     from app.ops import keys as ops_keys
@@ -90,6 +90,7 @@ def create_app(config=None):
     cache.init_app(app)
     jobs.init_app(app)
     wechat.init_app(app)
+    media.init_app(app)
     progress.init_app(app)
     from app import feedback
 

@@ -44,3 +44,17 @@ def resident_token(resident_obj):
 
 def auth(token):
     return {"Authorization": f"Bearer {token}"}
+
+
+def progress_update(project, author, status="published", content="已完工", image_ids=()):
+    """An update row written directly (no review workflow), its photos attached as the progress service does."""
+    from app.media import owners
+    from app.progress.models import ProgressUpdate
+
+    update = ProgressUpdate(project_id=project.id, unit_id=author.unit_id, author_id=author.id, status=status,
+                            content=content, image_ids=list(image_ids))
+    db.session.add(update)
+    db.session.flush()
+    owners.link(update.image_ids, "update", update.id)
+    db.session.commit()
+    return update

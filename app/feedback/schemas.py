@@ -6,7 +6,8 @@ from marshmallow import Schema, fields, validate
 from app.common.schemas import DecimalString, Id, PageArgs, page_of
 from app.feedback.models import RECTIFICATION_STATUSES
 from app.feedback.workflow import KINDS, STATUSES
-from app.projects.schemas import ImageSchema, ProjectBriefSchema, RefSchema
+from app.media.schemas import ImageSchema
+from app.projects.schemas import ProjectBriefSchema, RefSchema
 
 # Generous caps against oversized payloads; the configured limits (COMPLAINT_MAX_LENGTH …) are the service's.
 TEXT_CAP = 5000

@@ -26,3 +26,23 @@ class Upload(TimestampMixin, db.Model):
         db.Index("ix_uploads_owner", "owner_type", "owner_id", "sha256"),
         db.CheckConstraint(f"check_status IN {CHECK_STATUSES!r}", name="check_status"),
     )
+
+
+OWNER_KINDS = ("complaint", "event", "update")
+
+
+class UploadLink(db.Model):
+    """What an upload is attached to: a complaint (the resident's photos), a complaint event (a staff reply's
+    photos) or a progress update. Who may see an image is answered from these owners (app.media.owners); the
+    owners' own JSON id lists keep the order they are shown in."""
+
+    __tablename__ = "upload_links"
+
+    upload_id = db.Column(db.Integer, db.ForeignKey("uploads.id", ondelete="CASCADE"), primary_key=True)
+    owner_kind = db.Column(db.String(16), primary_key=True)
+    owner_id = db.Column(db.Integer, primary_key=True)
+
+    __table_args__ = (
+        db.Index("ix_upload_links_owner", "owner_kind", "owner_id"),
+        db.CheckConstraint(f"owner_kind IN {OWNER_KINDS!r}", name="owner_kind"),
+    )

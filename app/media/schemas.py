@@ -1,7 +1,13 @@
 from marshmallow import Schema, fields
 
 from app.media.models import CHECK_STATUSES
-from app.projects.schemas import ImageSchema
+
+
+class ImageSchema(Schema):
+    id = fields.Integer()
+    url = fields.String(metadata={"description": "绝对地址，可直接用于 <image src>（私有图片为对当前查看者签名的短时地址）"})
+    url_expires_at = fields.String(metadata={"format": "date-time",
+                                             "description": "仅私有图片：签名地址的过期时间，之后请重新获取"})
 
 
 class UploadIn(Schema):

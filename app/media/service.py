@@ -15,18 +15,18 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import redis
-import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from PIL import Image, ImageOps
 
 from app import jobs
 from app.accounts.service import audit
+from app.common.limits import daily_slot
 from app.common.signing import signing_keys
 from app.common.timeutil import as_utc, utcnow
 from app.errors import Invalid, NotFound, PayloadTooLarge, Unauthorized
 from app.extensions import db, redis_store
-from app.feedback.limits import daily_slot
+from app.media import owners
 from app.media.models import Upload
 from app.media import urls
 from app.media.storage import get_storage
@@ -200,45 +200,20 @@ def upload_json(upload, viewer):
 
 
 def can_view(upload, viewer):
-    """The office sees every image; nobody else a blocked one. Otherwise: the uploader; a unit's staff the photos
-    of the tickets they handle (as lead or co-unit), their answers' photos and their unit's updates' photos; a
-    resident the staff photos answering their tickets; everyone the photos of published updates. An image
-    attached to nothing stays its uploader's, so guessing ids reveals nothing."""
+    """The office sees every image; nobody else a blocked one. Otherwise the uploader, and whoever the image's
+    owners let see it (app.media.owners: a unit's staff the photos of the tickets they handle, as lead or
+    co-unit, their answers' photos and their unit's updates' photos; a resident the staff photos answering their
+    tickets; everyone the photos of published updates). Staff photos are shown to others only once WeChat's
+    check passed them. An image attached to nothing stays its uploader's, so guessing ids reveals nothing."""
     if viewer is not None and viewer.is_office:
         return True
     if upload.check_status == "blocked":
         return False
     if viewer is not None and (viewer.kind, viewer.id) == (upload.owner_type, upload.owner_id):
         return True
-    # Imported here: feedback and progress build on this module.
-    from app.accounts.models import StaffUser
-    from app.feedback.service import complaints_showing_image, staff_sees_complaint
-
-    staff = db.session.get(StaffUser, viewer.id) if viewer is not None and viewer.kind == "staff" else None
-    if upload.owner_type == "resident":
-        return staff is not None and any(staff_sees_complaint(c, staff) for c in complaints_showing_image(
-            upload.id, resident_id=upload.owner_id))
-    if upload.check_status != "passed":
+    if upload.owner_type == "staff" and upload.check_status != "passed":
         return False
-    updates = _updates_showing(upload.id)
-    if any(u.status == "published" for u in updates):
-        return True
-    if viewer is None:
-        return False
-    complaints = complaints_showing_image(upload.id, replied_by=upload.owner_id)
-    if staff is not None:
-        return (any(u.unit_id == staff.unit_id for u in updates if staff.unit_id is not None)
-                or any(staff_sees_complaint(c, staff) for c in complaints))
-    return any(c.resident_id == viewer.id for c in complaints)
-
-
-def _updates_showing(upload_id):
-    from app.progress.models import ProgressUpdate
-
-    # The text match narrows the rows (JSON lists are not indexable on both backends); the list decides.
-    candidates = db.session.execute(db.select(ProgressUpdate).where(
-        sa.cast(ProgressUpdate.image_ids, sa.Text).like(f"%{upload_id}%"))).scalars()
-    return [u for u in candidates if upload_id in (u.image_ids or [])]
+    return owners.visible_through_owners(upload.id, viewer)
 
 
 def read_image(upload_id, viewer):

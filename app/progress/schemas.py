@@ -2,8 +2,9 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.common.schemas import DecimalString, Id, PageArgs, page_of
+from app.media.schemas import ImageSchema
 from app.progress.models import UPDATE_STATUSES
-from app.projects.schemas import ImageSchema, ProjectBriefSchema, RefSchema
+from app.projects.schemas import ProjectBriefSchema, RefSchema
 
 
 class MetricValueIn(Schema):

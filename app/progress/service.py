@@ -16,6 +16,7 @@ from app.common.text import visible_length
 from app.common.timeutil import as_utc, isoformat_local, local_midnight, utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
+from app.media import owners
 from app.media.service import claim_images, image_refs
 from app.progress.jobs import FANOUT_JOB
 from app.progress.models import STATUS_LABELS, ProgressUpdate
@@ -208,6 +209,7 @@ def create_draft(project_id, staff, content, metric_values=(), image_ids=(), tow
     )
     db.session.add(update)
     db.session.flush()
+    owners.link(update.image_ids, "update", update.id)
     audit("staff", staff.id, "progress.draft", "progress_update", update.id, {"project_id": project.id})
     db.session.commit()
     return update_json(update)
@@ -233,6 +235,7 @@ def edit_draft(update_id, staff, changes):
             update.metric_values = validate_metric_values(project, changes["metric_values"], update.unit_id)
         if "image_ids" in changes:
             update.image_ids = _validate_images(staff, changes["image_ids"], already=update.image_ids or ())
+            owners.relink(update.image_ids, "update", update.id)
         if "township" in changes:
             update.township = _validate_township(project, changes["township"])
         resubmitted = update.status == "rejected"
@@ -432,3 +435,4 @@ def stale_projects(staff, days=None, now=None, page=1, per_page=20):
             "pending_drafts": drafts.get(project.id, 0),
         })
     return {"items": items, "total": total, "page": page, "per_page": per_page, "days": days}
+

@@ -2,6 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from app.common.schemas import DecimalString, Id, PageArgs, page_of
+from app.media.schemas import ImageSchema
 
 
 class RefSchema(Schema):
@@ -16,13 +17,6 @@ class CategoryRefSchema(RefSchema):
 class SatisfactionSchema(Schema):
     average = DecimalString(allow_none=True, metadata={"description": "平均满意度（1–5），无评价时为 null"})
     count = fields.Integer()
-
-
-class ImageSchema(Schema):
-    id = fields.Integer()
-    url = fields.String(metadata={"description": "绝对地址，可直接用于 <image src>（私有图片为对当前查看者签名的短时地址）"})
-    url_expires_at = fields.String(metadata={"format": "date-time",
-                                             "description": "仅私有图片：签名地址的过期时间，之后请重新获取"})
 
 
 class ProjectBriefSchema(Schema):

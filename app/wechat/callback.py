@@ -89,12 +89,19 @@ def read_message(args, body):
         raise BadRequest("消息格式无效。") from None
 
 
-def handle_message(message):
-    from app.media import service as media
+# Event name -> handler(message): the packages that asked WeChat for something register for its answer
+# (app.media.init_app: wxa_media_check), so this module needs none of them.
+_event_handlers = {}
 
-    if message.get("MsgType") == "event" and message.get("Event") == "wxa_media_check":
-        result = message.get("result") or {}
-        media.record_check_result(message.get("trace_id"), result.get("suggest"))
+
+def on_event(event, handler):
+    _event_handlers[event] = handler
+
+
+def handle_message(message):
+    handler = _event_handlers.get(message.get("Event")) if message.get("MsgType") == "event" else None
+    if handler is not None:
+        handler(message)
     else:
         log.info("WeChat push ignored: %s/%s", message.get("MsgType"), message.get("Event"))
 

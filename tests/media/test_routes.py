@@ -98,8 +98,6 @@ def test_who_sees_a_residents_image(client, wechat, factories, owner_headers):
 
 
 def test_a_passed_staff_image_is_public_once_published(client, factories, plan):
-    from app.progress.models import ProgressUpdate
-
     staff_headers = factories.auth(factories.staff_token(factories.staff("unit_staff")))
     body = upload(client, staff_headers, image_bytes()).json
     body["url"] = body["url"].split("?")[0]  # the bare URL, as everyone else names it
@@ -110,9 +108,7 @@ def test_a_passed_staff_image_is_public_once_published(client, factories, plan):
 
     author = db.session.execute(db.select(StaffUser)).scalars().first()
     project = db.session.execute(db.select(Project)).scalars().first()
-    db.session.add(ProgressUpdate(project_id=project.id, unit_id=author.unit_id, author_id=author.id,
-                                  status="published", content="已完工", image_ids=[body["id"]]))
-    db.session.commit()
+    factories.progress_update(project, author, status="published", content="已完工", image_ids=[body["id"]])
     assert client.get(body["url"]).status_code == 200
     set_status(body["id"], "blocked")
     assert client.get(body["url"]).status_code == 404

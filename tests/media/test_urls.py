@@ -78,15 +78,12 @@ def test_the_signature_speaks_for_the_viewer_as_they_are_now(client, wechat, fac
 
 
 def test_a_published_photo_has_one_stable_public_url_and_is_cacheable(client, factories, plan, public_base):
-    from app.progress.models import ProgressUpdate
     from app.projects.models import Project
 
     author = factories.staff("unit_staff")
     photo = upload(client, factories.auth(factories.staff_token(author)), image_bytes()).json
     project = db.session.execute(db.select(Project).order_by(Project.id)).scalars().first()
-    db.session.add(ProgressUpdate(project_id=project.id, unit_id=author.unit_id, author_id=author.id,
-                                  status="published", content="已完工", image_ids=[photo["id"]]))
-    db.session.commit()
+    factories.progress_update(project, author, status="published", content="已完工", image_ids=[photo["id"]])
     [entry] = client.get(f"/api/v1/projects/{project.id}/updates").json["items"]
     assert entry["images"] == [{"id": photo["id"], "url": f"{BASE}/api/v1/uploads/{photo['id']}"}]
     got = client.get(local(entry["images"][0]["url"]))

@@ -33,13 +33,13 @@ from app.feedback.service.staff_actions import (
 )
 from app.feedback.service.similar import duplicates_for_office, join_complaint, similar_for_draft
 from app.feedback.service.sweep import sweep
-from app.feedback.service.tickets import complaints_showing_image, staff_sees_complaint
+from app.feedback.service.tickets import staff_sees_complaint
 
 # The old private names bench/stats_profile.py reaches for.
 _now, _period = resolve_now, period_asked
 
 __all__ = [
-    "answer_rectification", "assign", "duplicates_for_office", "complaints_showing_image", "count_by_status", "decide_extension",
+    "answer_rectification", "assign", "duplicates_for_office", "count_by_status", "decide_extension",
     "evaluate", "export_complaints", "get_for_resident", "get_for_staff", "get_rating", "list_for_resident",
     "join_complaint", "list_for_staff", "list_rectifications", "merge", "similar_for_draft", "overdue_list", "public_stats", "rate_project",
     "refuse_return", "reopen", "reply", "request_extension", "request_return", "reveal_contact", "sign",

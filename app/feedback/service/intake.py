@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from app.common.timeutil import to_local
 from app.errors import Invalid
 from app.extensions import db
-from app.feedback.limits import daily_slot
+from app.common.limits import daily_slot
 from app.feedback.models import Complaint, ComplaintEvent, TicketCounter
 from app.feedback.service.assignments import assign_to_unit, set_co_units
 from app.feedback.service.common import (
@@ -25,6 +25,7 @@ from app.feedback.service.common import (
 )
 from app.feedback.service.ticket_json import resident_item
 from app.feedback.workflow import KIND_LABELS
+from app.media import owners
 from app.media.service import claim_images
 from app.projects.models import Plan
 from app.wechat import security
@@ -136,6 +137,7 @@ def submit_complaint(resident, kind, content, project_id=None, image_ids=None, t
             )
             db.session.add(complaint)
             db.session.flush()
+            owners.link(image_ids, "complaint", complaint.id)
             unit = project.primary_unit if project is not None and verdict == "pass" else None
             if unit is not None:
                 assign_to_unit(complaint, unit, now)

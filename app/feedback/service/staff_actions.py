@@ -27,6 +27,7 @@ from app.feedback.service.common import (
 )
 from app.feedback.service.queue import get_for_staff
 from app.feedback.service.tickets import apply_transition, load_complaint, staff_acting_on
+from app.media import owners
 from app.media.service import claim_images
 from app.feedback.service.similar import carry_joiners, joiner_notifications
 from app.wechat.outbox import queue_notification
@@ -79,7 +80,10 @@ def reply(complaint_id, staff, content, image_ids=None, now=None):
     mark_alerts_handled(now, ("reply",), assignment=assignment)
     complaint.pending_extension_days = None
     complaint.evaluation_due_at = deadlines.evaluation_due(now)
-    apply_transition(complaint, "reply", actor, now, note=content, data={"image_ids": images})
+    event = apply_transition(complaint, "reply", actor, now, note=content, data={"image_ids": images})
+    if images:
+        db.session.flush()
+        owners.link(images, "event", event.id)
     days = current_app.config["EVALUATION_WINDOW_DAYS"]
     notes = [
         queue_notification(complaint.resident_id, "complaint_replied",

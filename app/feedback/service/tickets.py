@@ -41,22 +41,36 @@ def staff_sees_complaint(complaint, staff):
     return staff_role_on(complaint, staff) is not None
 
 
-def complaints_showing_image(upload_id, resident_id=None, replied_by=None):
-    """The complaints an image belongs to: among `resident_id`'s own tickets (their photos), or the tickets
-    `replied_by` (a staff id) answered with it, together with the tickets merged into those (whose residents
-    read the same replies). For app.media.service.can_view."""
-    if resident_id is not None:
-        candidates = db.session.execute(
-            db.select(Complaint).where(Complaint.resident_id == resident_id)).unique().scalars()
-        return [c for c in candidates if upload_id in (c.image_ids or [])]
-    events = db.session.execute(db.select(ComplaintEvent).where(
-        ComplaintEvent.action == "reply", ComplaintEvent.actor_type == "staff",
-        ComplaintEvent.actor_id == replied_by)).scalars()
-    ids = {e.complaint_id for e in events if upload_id in (e.data or {}).get("image_ids", [])}
-    if not ids:
-        return []
-    return db.session.execute(db.select(Complaint).where(
-        sa.or_(Complaint.id.in_(ids), Complaint.merged_into_id.in_(ids)))).unique().scalars().all()
+def _staff_viewing(viewer):
+    from app.accounts.models import StaffUser
+
+    return db.session.get(StaffUser, viewer.id) if viewer is not None and viewer.kind == "staff" else None
+
+
+def complaint_images_visible(complaint_ids, viewer):
+    """app.media.owners rule for a resident's photos on their tickets: seen by the staff handling one of them."""
+    staff = _staff_viewing(viewer)
+    if staff is None:
+        return False
+    complaints = db.session.execute(db.select(Complaint).where(Complaint.id.in_(complaint_ids))).unique().scalars()
+    return any(staff_sees_complaint(c, staff) for c in complaints)
+
+
+def reply_images_visible(event_ids, viewer):
+    """app.media.owners rule for a staff reply's photos: seen by the staff handling the ticket answered and by its
+    resident, and likewise for the tickets merged into it (whose residents read the same replies)."""
+    if viewer is None:
+        return False
+    answered = db.session.execute(db.select(ComplaintEvent.complaint_id).where(
+        ComplaintEvent.id.in_(event_ids))).scalars().all()
+    if not answered:
+        return False
+    complaints = db.session.execute(db.select(Complaint).where(
+        sa.or_(Complaint.id.in_(answered), Complaint.merged_into_id.in_(answered)))).unique().scalars().all()
+    if viewer.kind == "staff":
+        staff = _staff_viewing(viewer)
+        return staff is not None and any(staff_sees_complaint(c, staff) for c in complaints)
+    return any(c.resident_id == viewer.id for c in complaints)
 
 
 def load_complaint(complaint_id, lock):
@@ -93,14 +107,16 @@ def residents_own_complaint(complaint_id, resident, lock=True):
 
 
 def apply_transition(complaint, action, actor, now, note=None, data=None):
-    """Apply `action` through the workflow map and append it to the timeline."""
+    """Apply `action` through the workflow map and append it to the timeline; returns the timeline's new event."""
     target = check(complaint.status, action, actor.role)
     if target == PREVIOUS:
         target = complaint.status_before_request
     unit_id = actor.unit_id
     if actor.type != "staff" and complaint.assignment is not None:
         unit_id = complaint.assignment.unit_id
-    db.session.add(ComplaintEvent(complaint_id=complaint.id, created_at=now, action=action, actor_type=actor.type,
-                                  actor_id=actor.id, unit_id=unit_id, from_status=complaint.status,
-                                  to_status=target, note=note, data=data or {}))
+    event = ComplaintEvent(complaint_id=complaint.id, created_at=now, action=action, actor_type=actor.type,
+                           actor_id=actor.id, unit_id=unit_id, from_status=complaint.status,
+                           to_status=target, note=note, data=data or {})
+    db.session.add(event)
     complaint.status = target
+    return event
