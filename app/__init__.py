@@ -42,6 +42,7 @@ API_BLUEPRINTS = (
     "app.feedback.routes",
     "app.feedback.staff_routes",
     "app.alerts.routes",
+    "app.reports.routes",
 )
 
 
