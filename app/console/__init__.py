@@ -35,7 +35,7 @@ def _nav_items(staff):
     items += [("console.updates", "进度更新"), ("console.rectifications", "差评整改"),
               ("console.dashboard", "数据看板"), ("console.alerts", "我的提醒")]
     if staff.role in ("office", "admin"):
-        items.append(("console.alert_messages", "提醒发送"))
+        items += [("console.reports", "调度通报"), ("console.alert_messages", "提醒发送")]
     if staff.role == "admin":
         items += [("console.plans", "年度计划"), ("console.accounts", "单位群机器人")]
     items.append(("console.password", "修改密码"))
@@ -46,13 +46,14 @@ def _nav_items(staff):
 NAV_GROUPS = {
     "console.index": ("console.complaint",),
     "console.updates": ("console.update_new", "console.update_detail", "console.update_edit"),
+    "console.reports": ("console.report",),
 }
 
 
 def init_app(app):
     # Importing the view modules registers their routes on the blueprint.
     from app.console import (security, uploads, views_accounts, views_alerts, views_audit, views_auth,  # noqa: F401
-                             views_complaints, views_dashboard, views_plans, views_progress)
+                             views_complaints, views_dashboard, views_plans, views_progress, views_reports)
     from app.console.web import bp, csrf_token, current_staff
 
     # On the app, not the blueprint: a blueprint object is shared by every app built in this process.
