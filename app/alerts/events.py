@@ -129,19 +129,21 @@ def _for_complaint_event(ev, now):
     return out
 
 
-def _for_audit(row, now):
+def _for_audit(row):
+    """(found, the moment it happened) for an audit row: a progress draft rejected tells its author."""
     if row.action == "progress.reject" and row.target_id:
         from app.progress.models import ProgressUpdate
 
         update = db.session.get(ProgressUpdate, row.target_id)
         if update is None:
-            return []
+            return [], row.created_at
         reason = (row.detail or {}).get("reason") or update.reject_reason or ""
         alert = Alert(kind="update_rejected", key=f"update_rejected:u{update.id}:{row.id}",
                       title=f"进度稿被退回 {update.project.code}", text=f"{update.project.title}\n退回原因：{reason}",
                       path=f"/console/updates/{update.id}", sms_params=["进度稿被退回", update.project.code])
-        return [(alert, [update.author_id], [])]
-    return []
+        # The rejection's own time (the service's `now`), not the audit row's clock.
+        return [(alert, [update.author_id], [])], update.rejected_at or row.created_at
+    return [], row.created_at
 
 
 def moot(message):
@@ -193,8 +195,10 @@ def _before_commit(session):
     sources = session.info.pop(_SEEN, [])
     due = []
     for obj in sources:
-        now = obj.created_at
-        found = _for_complaint_event(obj, now) if isinstance(obj, ComplaintEvent) else _for_audit(obj, now)
+        if isinstance(obj, ComplaintEvent):
+            found, now = _for_complaint_event(obj, obj.created_at), obj.created_at
+        else:
+            found, now = _for_audit(obj)
         due += queue_all(found, now)
     session.info.setdefault(_DUE, []).extend(due)
 

@@ -101,3 +101,46 @@ def test_an_alert_still_waiting_when_the_ticket_leaves_the_unit_is_skipped_not_s
     assert outbox.send_one(waiting.id, now=sh(2024, 10, 9, 7, 31)) == "skipped"
     assert "不在该单位" in messages(id=waiting.id)[0].last_error
     assert cards(c.wecom, c.lead.username) == []
+
+
+def test_a_refused_return_and_a_refused_extension_tell_the_requester(reachable):
+    c = reachable
+    ticket = submit(c)
+    service.request_return(ticket["id"], c.lead, "不属于本单位职责", now=NOW + timedelta(hours=1))
+    service.refuse_return(ticket["id"], c.office, "属于本单位职责，请继续办理", now=NOW + timedelta(hours=2))
+    service.sign(ticket["id"], c.lead_admin, now=NOW + timedelta(hours=3))
+    service.request_extension(ticket["id"], c.lead_admin, 3, "需要协调住建部门", now=NOW + timedelta(hours=4))
+    service.decide_extension(ticket["id"], c.office, False, now=NOW + timedelta(hours=5))
+    run_jobs()
+    refused = messages(kind="return_decided", channel="wecom")
+    assert [(r.staff_id, r.title) for r in refused] == [(c.lead.id, f"退单未同意 {ticket['ticket_no']}")]
+    assert "属于本单位职责，请继续办理" in refused[0].text
+    decided = messages(kind="extension_decided", channel="wecom")
+    assert [(r.staff_id, r.title) for r in decided] == [(c.lead_admin.id, f"延期未同意 {ticket['ticket_no']}")]
+
+
+def test_a_reopened_ticket_reaches_the_unit_again(reachable):
+    c = reachable
+    ticket = submit(c)
+    run_jobs()
+    service.sign(ticket["id"], c.lead, now=NOW + timedelta(hours=1))
+    service.reply(ticket["id"], c.lead, "已要求助餐点减少用盐，并每周抽查。", now=NOW + timedelta(hours=2))
+    service.reopen(ticket["id"], c.resident, "饭菜还是太咸，没有改善", now=NOW + timedelta(days=1))
+    run_jobs()
+    assert [m["textcard"]["title"] for m in cards(c.wecom, c.lead.username)] == [
+        f"新派单 {ticket['ticket_no']}", f"重办派单 {ticket['ticket_no']}"]
+
+
+def test_a_rejected_progress_draft_tells_its_author_only(reachable):
+    c = reachable
+    from app.progress import service as progress
+
+    draft = progress.create_draft(c.project.id, c.lead, "助餐点已建成 3 个，正在试运营")
+    progress.reject(draft["id"], c.office, "请补充各乡镇的完成数和照片", now=NOW)
+    run_jobs()
+    rows = messages(kind="update_rejected")
+    assert {(r.staff_id, r.channel) for r in rows} == {(c.lead.id, "wecom"), (c.lead.id, "sms")}
+    card = cards(c.wecom, c.lead.username)[0]["textcard"]
+    assert card["title"] == "进度稿被退回 6.1" and "请补充各乡镇的完成数和照片" in card["description"]
+    assert card["url"].endswith(f"/console/updates/{draft['id']}")
+    assert cards(c.wecom, c.lead_admin.username) == []
