@@ -1,4 +1,5 @@
 """The app's wechatpy client against the double: one token refresher at a time, bounded retry, timeouts."""
+import os
 import socket
 import threading
 import time
@@ -147,3 +148,39 @@ def test_before_send_runs_once_connected_and_right_before_the_request(app, wecha
     with pytest.raises(requests.ConnectionError):
         refused.post("message/subscribe/send", data={"touser": "o1"}, access_token="t", before_send=before_send)
     assert len(order) == 3
+
+
+def test_a_redis_outage_costs_one_token_fetch_per_process_not_one_per_call(app, wechat):
+    """Issue 21.5: while Redis was down every call fetched a new token (eight in a ten-second outage) and
+    WeChat allows 2,000 a day. The process keeps the token in memory as its fallback."""
+    offline = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    client = process_client(wechat, redis_client=offline)
+    answers = [client.wxa.code_to_session(f"outage{i}") for i in range(8)]
+    assert [a["openid"] for a in answers] == [f"o_outage{i}" for i in range(8)]
+    assert len(wechat.calls(TOKEN)) == 1
+
+
+@pytest.mark.real_services_only
+def test_the_token_held_before_an_outage_serves_through_it(app, wechat):
+    from tests.wechat.test_redis_outage import REDIS_SERVER, OwnRedis
+
+    if not os.path.exists(REDIS_SERVER):
+        pytest.skip("redis-server is not installed")
+    own = OwnRedis()
+    own.start()
+    try:
+        connection = redis.Redis.from_url(own.url, socket_connect_timeout=0.2, socket_timeout=0.5,
+                                          retry=Retry(NoBackoff(), 0))
+        client = process_client(wechat, redis_client=connection)
+        client.wxa.code_to_session("before")
+        assert len(wechat.calls(TOKEN)) == 1
+        own.stop()
+        for i in range(8):
+            assert client.wxa.code_to_session(f"during{i}")["openid"] == f"o_during{i}"
+        assert len(wechat.calls(TOKEN)) == 1
+        own.start()  # back, and empty: the token is fetched once more and shared through Redis again
+        client.wxa.code_to_session("after")
+        assert process_client(wechat, redis_client=connection).wxa.code_to_session("other")["openid"] == "o_other"
+        assert len(wechat.calls(TOKEN)) == 2
+    finally:
+        own.stop()
