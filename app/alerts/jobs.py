@@ -15,5 +15,9 @@ def send_messages(ids):
 
 
 def sweep():
-    """Periodic: re-enqueue due and lost messages, then the deadline warnings and the morning digest."""
-    return {"outbox": outbox.sweep(), "warnings": sweeps.sweep_warnings(), "digest": digest.run_digest()}
+    """Periodic: re-enqueue due and lost messages, then the deadline warnings, the morning digest and, on the
+    first working day of a month, last month's 调度通报 for the office."""
+    from app.reports.notice import run_monthly_notice
+
+    return {"outbox": outbox.sweep(), "warnings": sweeps.sweep_warnings(), "digest": digest.run_digest(),
+            "report": run_monthly_notice()}

@@ -86,6 +86,15 @@ def _rank(units):
 def monthly_report(staff, month, plan_id=None, now=None):
     """The report of `month` ('YYYY-MM') for its plan (or `plan_id`); NotFound for a month not yet begun."""
     _require_office(staff)
+    return _report(month, plan_id, now)
+
+
+def report_for_notice(month, now):
+    """The report the periodic notice sends (app.reports.notice): no acting staff member."""
+    return _report(month, None, now)
+
+
+def _report(month, plan_id, now):
     first, last = parse_month(month)
     today = local_today(now)
     if first > today:
