@@ -80,8 +80,14 @@ def resident_required(view):
     return wrapper
 
 
+# 三员分立: the security administrator and the auditor do no casework; they reach only the views that name
+# their role (and their own password).
+DUTY_ROLES = ("security_admin", "auditor")
+NO_CASEWORK = "安全管理员和审计管理员不办理业务（三员分立）。"
+
+
 def staff_required(*roles, password_change=False):
-    """Require a staff token; with roles, only those roles (403 otherwise)."""
+    """Require a staff token; with roles, only those roles (403 otherwise). Without roles: any casework role."""
 
     def decorator(view):
         @functools.wraps(view)
@@ -89,6 +95,8 @@ def staff_required(*roles, password_change=False):
             g.staff = load_staff(password_change)
             if roles and g.staff.role not in roles:
                 raise Forbidden()
+            if not roles and not password_change and g.staff.role in DUTY_ROLES:
+                raise Forbidden(NO_CASEWORK)
             return view(*args, **kwargs)
 
         return wrapper

@@ -16,7 +16,7 @@ from marshmallow import EXCLUDE, ValidationError
 from flask import Blueprint, current_app, flash, g, redirect, request, session, url_for
 
 from app.accounts.models import StaffUser
-from app.auth import password_change_reason
+from app.auth import DUTY_ROLES, NO_CASEWORK, password_change_reason
 from app.common.schemas import PageArgs
 from app.common.timeutil import utcnow
 from app.errors import BadRequest, Forbidden, Invalid
@@ -155,6 +155,8 @@ def login_required(*roles):
                 return redirect(url_for("console.index", next=safe_next(target)))
             if roles and staff.role not in roles:
                 raise Forbidden("您的角色无权访问此页面。")
+            if not roles and staff.role in DUTY_ROLES and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+                raise Forbidden(NO_CASEWORK)
             return view(*args, **kwargs)
 
         return wrapper

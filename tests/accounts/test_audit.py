@@ -230,3 +230,22 @@ def test_a_rolled_back_savepoint_takes_only_its_own_audit_rows(app):
     db.session.commit()
     actions = [r.action for r in _rows()]
     assert len(actions) == count + 1 and actions[-1] == "test.outer" and "test.inner" not in actions
+
+
+@pytest.mark.parametrize("role", ["security_admin", "auditor"])
+def test_the_security_admin_and_the_auditor_do_no_casework(app, client, role):
+    from tests.console.conftest import Console
+
+    person = staff(role, username="duty1")
+    headers = auth(staff_token(person))
+    for path in ("/api/v1/staff/complaints", "/api/v1/staff/updates", "/api/v1/staff/stats"):
+        refused = client.get(path, headers=headers)
+        assert refused.status_code == 403 and "三员分立" in refused.json["message"], path
+    console = Console(app.test_client())
+    console.login("duty1")
+    assert console.get("/console/dashboard").status_code == 403
+    assert console.get("/console/password").status_code == 200
+    token = client.post("/api/v1/staff/auth/login", json={"username": "duty1", "password": PASSWORD}).json["token"]
+    assert client.post("/api/v1/staff/me/password", json={"current_password": PASSWORD,
+                                                         "new_password": "Duty-pass-2026"},
+                       headers=auth(token)).status_code == 204
