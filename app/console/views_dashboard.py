@@ -59,6 +59,10 @@ def plan_arg():
 def stats_part(staff, plan_id=None):
     # The API's own bounds (2000–2099): year 1 or 9999 overflowed the day's datetime bounds (a 500).
     dates = query_args(StatsArgs(only=("date_from", "date_to")))
+    # Picking another plan in the form sends the dates of the plan shown: the new plan's own period applies.
+    shown = request.args.get("shown_plan")
+    if shown is not None and plan_id is not None and shown != str(plan_id):
+        dates = {}
     try:
         stats = staff_stats(staff, dates.get("date_from"), dates.get("date_to"), plan_id=plan_id)
     except Invalid as error:

@@ -31,6 +31,11 @@ def test_the_administrator_switches_the_current_plan(factories, console_as, plan
     old_id = db.session.execute(db.select(Plan.id).filter_by(year=2024)).scalar_one()
     dashboard = admin.get(f"/console/dashboard?plan_id={old_id}").get_data(as_text=True)
     assert "2024年南县民生可感行动" in dashboard and "非当前计划" in dashboard
+    # Switching plans in the form drops the dates of the plan shown: 2024's own period applies.
+    switched = admin.get(f"/console/dashboard?shown_plan={new_id}&plan_id={old_id}&from=2025-01-01&to=2025-12-31")
+    assert 'name="from" value="2024-01-01"' in switched.get_data(as_text=True)
+    same = admin.get(f"/console/dashboard?shown_plan={old_id}&plan_id={old_id}&from=2024-03-01&to=2024-03-31")
+    assert 'name="from" value="2024-03-01"' in same.get_data(as_text=True)
     assert admin.get("/console/dashboard?plan_id=999999").status_code == 404
     assert admin.get("/console/dashboard?plan_id=abc").status_code == 422
 
