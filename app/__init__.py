@@ -88,7 +88,9 @@ def create_app(config=None):
     ops_backup.init_app(app)
     ops_keys.init_app(app)
     # Cached public responses are answered in front of Flask (app.cache.CacheFastPath).
-    cache.init_app(app)
+    from app.ops import metrics
+
+    cache.init_app(app, metrics.observe)
     jobs.init_app(app)
     wechat.init_app(app)
     media.init_app(app)

@@ -375,11 +375,11 @@ class CacheFastPath:
     header) are ever in the cache.
     """
 
-    def __init__(self, app, wsgi_app):
-        from app.ops.metrics import observe
-
+    def __init__(self, app, wsgi_app, observe):
         self.wsgi_app = wsgi_app
         self.cache = local_cache(app)
+        # observe(method, endpoint, status, seconds): app.ops.metrics.observe, handed in by create_app (ops sits
+        # above the cache in the import layers).
         self.observe = observe
 
     def __call__(self, environ, start_response):
@@ -404,5 +404,5 @@ class CacheFastPath:
         return body
 
 
-def init_app(app):
-    app.wsgi_app = CacheFastPath(app, app.wsgi_app)
+def init_app(app, observe):
+    app.wsgi_app = CacheFastPath(app, app.wsgi_app, observe)
