@@ -4,6 +4,7 @@ A slot is taken before the write and given back if the write fails, so two concu
 take the last one, and a rejected request costs the resident nothing.
 """
 import logging
+import secrets
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -59,3 +60,32 @@ def _give_back(key):
         redis_store.client.decr(key)
     except redis.RedisError as exc:
         log.warning("could not give back a daily limit slot: %s", exc)
+
+
+@contextmanager
+def key_claim(what, resident_id, idempotency_key, ttl):
+    """While the block runs, claim a resident's Idempotency-Key for `what`: yields True to the one request that
+    holds it, False to any other carrying the same key meanwhile (a phone retrying a slow request), which must
+    wait for the first one's answer instead of taking a daily slot of its own. Without a key, or without Redis,
+    True: the database's unique key still keeps one row, at the price of a slot held until the loser's commit.
+    """
+    if not idempotency_key:
+        yield True
+        return
+    name = redis_store.key("idempotency", what, resident_id, idempotency_key)
+    token = secrets.token_hex(8)
+    try:
+        owned = bool(redis_store.client.set(name, token, nx=True, ex=ttl))
+    except redis.RedisError as exc:
+        log.warning("idempotency claim unavailable, relying on the unique key: %s", exc)
+        yield True
+        return
+    try:
+        yield owned
+    finally:
+        if owned:
+            try:
+                if redis_store.client.get(name) in (token, token.encode()):
+                    redis_store.client.delete(name)
+            except redis.RedisError as exc:
+                log.warning("could not release idempotency claim %s: %s (it expires by itself)", name, exc)

@@ -2,6 +2,7 @@
 day's ticket number."""
 import hashlib
 import re
+import time
 import uuid
 from datetime import timedelta
 
@@ -10,9 +11,9 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from app.common.timeutil import to_local
-from app.errors import Invalid
+from app.errors import Conflict, Invalid
 from app.extensions import db
-from app.common.limits import daily_slot
+from app.common.limits import daily_slot, key_claim
 from app.feedback.models import Complaint, ComplaintEvent, TicketCounter
 from app.feedback.service.assignments import assign_to_unit, set_co_units
 from app.feedback.service.common import (
@@ -95,11 +96,31 @@ def submit_complaint(resident, kind, content, project_id=None, image_ids=None, t
     without one it waits in the office's triage queue.
     """
     now = resolve_now(now)
-    config = current_app.config
     # A repeated key is answered first: a retry after a flaky network may well carry a different body.
     first = find_repeated_submission(resident.id, idempotency_key, None, now)
     if first is not None:
         return resident_item(first), False
+    # The same key in flight in another request (issue 21.2: a concurrent retry answered 429 and spent a slot):
+    # wait for its ticket, never take a slot. If that request fails, its claim is released and this one files.
+    wait = current_app.config["WECHAT_TIMEOUT"] * 2 + 5
+    deadline = time.monotonic() + wait
+    while True:
+        with key_claim("complaint", resident.id, idempotency_key, ttl=int(wait) * 2) as owned:
+            if owned:
+                return _file_complaint(resident, kind, content, project_id, image_ids, township, phone, anonymous,
+                                       idempotency_key, now)
+        db.session.rollback()  # a fresh snapshot for the next look
+        first = find_repeated_submission(resident.id, idempotency_key, None, now)
+        if first is not None:
+            return resident_item(first), False
+        if time.monotonic() > deadline:
+            raise Conflict("相同 Idempotency-Key 的请求仍在处理中，请稍后重试。")
+        time.sleep(0.05)
+
+
+def _file_complaint(resident, kind, content, project_id, image_ids, township, phone, anonymous, idempotency_key,
+                    now):
+    config = current_app.config
     if kind not in KIND_LABELS:
         raise Invalid("诉求类型无效。", errors={"kind": [f"可选：{', '.join(KIND_LABELS)}"]})
     text = check_length("content", clean_text(content), config["COMPLAINT_MIN_LENGTH"],
