@@ -204,9 +204,13 @@ def urge(complaint_id, staff, note, now=None):
 def merge(complaint_id, staff, into_id, now=None):
     """并单 by the office: a duplicate joins another ticket; its resident sees that ticket's replies."""
     now = resolve_now(now)
-    complaint, actor = staff_acting_on(complaint_id, staff, "merge")
-    if into_id == complaint.id:
+    if into_id == complaint_id:
         raise Invalid("不能并入自身。", errors={"into_id": ["不能并入自身。"]})
+    # Both rows locked in one order, lower id first: A into B and B into A at the same moment queue one behind
+    # the other instead of deadlocking (a 500); the later one then finds its target merged (409).
+    for ticket_id in sorted((complaint_id, into_id)):
+        load_complaint(ticket_id, lock=True)
+    complaint, actor = staff_acting_on(complaint_id, staff, "merge")
     target = load_complaint(into_id, lock=True)
     if target is None:
         raise Invalid("目标诉求不存在。", errors={"into_id": ["诉求不存在。"]})
