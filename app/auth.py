@@ -5,6 +5,7 @@ from flask import current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.accounts.models import Resident, StaffUser
+from app.accounts.roles import DUTY_ROLES
 from app.common.signing import signing_keys
 from app.common.timeutil import utcnow
 from app.errors import Forbidden, Unauthorized
@@ -82,7 +83,6 @@ def resident_required(view):
 
 # 三员分立: the security administrator and the auditor do no casework; they reach only the views that name
 # their role (and their own password).
-DUTY_ROLES = ("security_admin", "auditor")
 NO_CASEWORK = "安全管理员和审计管理员不办理业务（三员分立）。"
 
 

@@ -1,34 +1,6 @@
 """Read-through cache for public reads: Redis shared by every process, and each process's own memory in front.
 
-Generation. Every cached key embeds the current generation, a random number in Redis (`cache:gen`). A write calls
-invalidate(), which stores a new one, so every later read misses and recomputes; old entries simply expire
-(CACHE_TTL). Random rather than a counter: after Redis is flushed or replaced, the generation a reader creates
-then will not equal one that a process still remembers from before.
-
-Process memory. Each process (gunicorn worker, RQ worker) remembers the generation it last read and re-reads it
-from Redis at most every CACHE_LOCAL_SECONDS, not on every request. It also keeps whole public responses (the views
-wrapped in cached_response) in memory, each with the generation it was made under and its ETag, capped at
-CACHE_LOCAL_MAX_BYTES (least recently used evicted first). A hit is served by a WSGI layer in front of Flask
-(CacheFastPath): no routing, no hooks, no Redis; it counts in /metrics like any request and answers a matching
-If-None-Match with 304.
-
-Staleness bound:
-- in the process that called invalidate(), every read that starts afterwards sees the write;
-- in every other process, a read that starts more than CACHE_LOCAL_SECONDS after invalidate() returned sees it.
-  Usually within milliseconds: invalidate() also publishes the new generation, and each process listens for it
-  (Redis pub/sub, one thread and connection per process). The re-read every CACHE_LOCAL_SECONDS is what bounds
-  it when a message is lost. CACHE_LOCAL_SECONDS=0 re-reads the generation on every read (one Redis GET) and
-  does not listen;
-- besides, no entry outlives CACHE_TTL, in Redis or in memory.
-
-Embedded default (in-process Redis stand-in, SQLite file): the stand-in is this process's alone, so the generation
-is joined with a second one in a file beside the database (app.cache_file), which a CLI write in another process
-changes; the server sees it within CACHE_LOCAL_SECONDS.
-
-Redis down never breaks a read: a process that cannot read the generation forgets all it holds and computes
-from the database, trying Redis again after CACHE_LOCAL_SECONDS. If invalidate() itself cannot reach Redis,
-other processes may show old figures for up to CACHE_TTL once Redis is back; it logs an error saying so.
-"""
+Why it is built this way, and what it guarantees: docs/design.md, "The read-through cache"."""
 import functools
 import hashlib
 import json

@@ -4,7 +4,8 @@ import click
 from flask import current_app
 
 from app import cache
-from app.accounts.models import STAFF_ROLES
+from app.accounts import roles
+from app.accounts.roles import STAFF_ROLES
 from app.errors import DomainError
 
 
@@ -219,10 +220,10 @@ def dev_seed():
     from app.common.timeutil import utcnow
 
     existing = {s.username: s for s in db.session.execute(db.select(StaffUser)).scalars()}
-    wanted = [("admin", "admin", None), ("office", "office", None), ("security", "security_admin", None),
-              ("auditor", "auditor", None)]
+    wanted = [("admin", roles.ADMIN, None), ("office", roles.OFFICE, None), ("security", roles.SECURITY_ADMIN, None),
+              ("auditor", roles.AUDITOR, None)]
     units = db.session.execute(db.select(Unit).order_by(Unit.id)).scalars().all()
-    wanted += [(f"unit{u.id}", "unit_staff", u.name) for u in units]
+    wanted += [(f"unit{u.id}", roles.UNIT_STAFF, u.name) for u in units]
     created = 0
     for username, role, unit_name in wanted:
         if username not in existing:

@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from app.accounts import audit
+from app.accounts.roles import AUDIT_ROLES
 from app.auth import current_staff, staff_required
 from app.common.schemas import LocalDateTime, PageArgs, page_of
 
@@ -51,7 +52,7 @@ def _filters(args):
 @blp.route("/audit")
 class AuditLogList(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required("auditor")
+    @staff_required(*AUDIT_ROLES)
     @blp.arguments(AuditPageArgs, location="query")
     @blp.response(200, page_of(AuditRowSchema))
     def get(self, args):
@@ -62,7 +63,7 @@ class AuditLogList(MethodView):
 @blp.route("/audit.xlsx")
 class AuditLogExport(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required("auditor")
+    @staff_required(*AUDIT_ROLES)
     @blp.arguments(AuditFilters, location="query")
     @blp.response(200, {"type": "string", "format": "binary"}, content_type=XLSX, description="Excel 文件")
     def get(self, args):

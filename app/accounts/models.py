@@ -1,13 +1,8 @@
 """Who acts: lead units and their staff, residents, and the audit trail of staff actions."""
 from app.common.models import TimestampMixin
 from app.common.timeutil import utcnow
+from app.accounts.roles import OFFICE_ROLES, STAFF_ROLES
 from app.extensions import db
-
-# 三员分立: admin = 系统管理员 (system settings), security_admin = 安全管理员 (accounts, roles, unlocks),
-# auditor = 审计管理员 (the only reader of the audit log).
-STAFF_ROLES = ("unit_staff", "unit_admin", "office", "admin", "security_admin", "auditor")
-ROLE_LABELS = {"unit_staff": "单位工作人员", "unit_admin": "单位管理员", "office": "专班办公室", "admin": "系统管理员",
-               "security_admin": "安全管理员", "auditor": "审计管理员"}
 
 
 class Unit(TimestampMixin, db.Model):
@@ -46,7 +41,7 @@ class StaffUser(TimestampMixin, db.Model):
 
     @property
     def is_office(self):
-        return self.role in ("office", "admin")
+        return self.role in OFFICE_ROLES
 
 
 class PasswordHistory(db.Model):

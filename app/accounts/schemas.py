@@ -1,6 +1,6 @@
 from marshmallow import Schema, fields, validate
 
-from app.accounts.models import STAFF_ROLES
+from app.accounts.roles import STAFF_ROLES
 
 
 class StaffLoginIn(Schema):

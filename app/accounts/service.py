@@ -7,13 +7,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts import passwords, throttle
 from app.accounts.audit import audit  # noqa: F401  (re-exported: every module audits through here)
-from app.accounts.models import STAFF_ROLES, AuditLog, StaffUser, Unit
+from app.accounts.models import AuditLog, StaffUser, Unit
+from app.accounts.roles import STAFF_ROLES, UNIT_ROLES
 from app.auth import issue_token, password_change_reason, token_ttl
 from app.common.timeutil import utcnow
 from app.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.extensions import db
-
-UNIT_ROLES = ("unit_staff", "unit_admin")
 
 
 def create_staff(username, password, role, unit_name=None, display_name=None, actor="cli", must_change=True,

@@ -1,20 +1,6 @@
 """Login throttling without a lockout denial of service (issue 15.2), counted in Redis.
 
-Three counters, each a Redis key that expires with its window:
-
-* per client address, failed staff logins against any account (`LOGIN_ADDRESS_MAX_FAILURES` per window): one
-  address trying many usernames is stopped;
-* per account *and* address, failed logins (`LOGIN_MAX_FAILURES`, then a lock for `LOGIN_LOCK_MINUTES`): a
-  stranger hammering `office` locks only their own address out of `office`, never the real office elsewhere;
-* per account, failures from every address: once it passes `LOGIN_ACCOUNT_SLOW_FAILURES` in the window, each
-  address gets a single failure before its lock, so guessing from many addresses is slowed to one guess per
-  address and window, while a correct password from any unlocked address still signs in.
-
-The resident WeChat login has no password to guess; it is limited per address (`WECHAT_LOGIN_PER_MINUTE`).
-
-With Redis down the counters are skipped (logged): logins keep working, and each guess still costs an scrypt
-check. Keys carry the username as given (lower-cased), so an unknown username is throttled exactly like a known one.
-"""
+Why it is built this way, and what it guarantees: docs/design.md, "Login throttling"."""
 import logging
 from dataclasses import dataclass
 

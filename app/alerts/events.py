@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 
 from app.accounts.models import AuditLog, StaffUser
+from app.accounts.roles import OFFICE, UNIT_ROLES
 from app.alerts import outbox
 from app.alerts.outbox import Alert
 from app.common.timeutil import to_local
@@ -23,7 +24,6 @@ from app.feedback.workflow import KIND_LABELS, UNIT_OPEN
 
 log = logging.getLogger(__name__)
 
-UNIT_ROLES = ("unit_staff", "unit_admin")
 _SEEN = "alert_sources"
 _DUE = "alert_message_ids"
 COMPLAINT_ACTIONS = frozenset({"submit", "assign", "reopen", "refuse_return", "extension_decision", "urge",
@@ -44,7 +44,7 @@ def unit_staff_ids(unit_id):
 
 def office_staff_ids():
     return db.session.execute(
-        db.select(StaffUser.id).where(StaffUser.role == "office", StaffUser.active.is_(True))).scalars().all()
+        db.select(StaffUser.id).where(StaffUser.role == OFFICE, StaffUser.active.is_(True))).scalars().all()
 
 
 def ticket_digits(ticket_no):

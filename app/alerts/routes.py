@@ -3,6 +3,7 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.accounts.roles import OFFICE_ROLES
 from app.alerts import schemas, service, settings
 from app.auth import current_staff, staff_required
 from app.common.schemas import PageArgs
@@ -56,7 +57,7 @@ class MyMessages(MethodView):
 @blp.route("/alert-messages")
 class AllMessages(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required("office", "admin")
+    @staff_required(*OFFICE_ROLES)
     @blp.arguments(schemas.MessageFilterArgs, location="query")
     @blp.response(200, schemas.StaffMessagePageSchema)
     def get(self, args):

@@ -3,7 +3,7 @@ and administrators. Every action calls the same service function as the staff AP
 from datetime import datetime
 from decimal import Decimal
 
-from app.accounts.models import ROLE_LABELS
+from app.accounts.roles import ADMIN_ROLES, AUDITOR, ROLE_LABELS, SECURITY_ADMIN
 from app.common.timeutil import to_local
 
 
@@ -23,20 +23,20 @@ def localtime(value, fmt="%Y-%m-%d %H:%M"):
 
 
 # 三员分立: the security administrator and the auditor see their own page, not the casework.
-DUTY_PAGES = {"security_admin": ("console.accounts", "账号管理"), "auditor": ("console.audit_log", "审计日志")}
+DUTY_PAGES = {SECURITY_ADMIN: ("console.accounts", "账号管理"), AUDITOR: ("console.audit_log", "审计日志")}
 
 
 def _nav_items(staff):
     if staff.role in DUTY_PAGES:
         return [DUTY_PAGES[staff.role], ("console.password", "修改密码")]
     items = [("console.index", "诉求队列")]
-    if staff.role in ("office", "admin"):
+    if staff.is_office:
         items.append(("console.triage", "分派与审批"))
     items += [("console.updates", "进度更新"), ("console.rectifications", "差评整改"),
               ("console.dashboard", "数据看板"), ("console.alerts", "我的提醒")]
-    if staff.role in ("office", "admin"):
+    if staff.is_office:
         items += [("console.reports", "调度通报"), ("console.alert_messages", "提醒发送")]
-    if staff.role == "admin":
+    if staff.role in ADMIN_ROLES:
         items += [("console.plans", "年度计划"), ("console.accounts", "单位群机器人")]
     items.append(("console.password", "修改密码"))
     return items

@@ -2,32 +2,30 @@
 role, unlock, reset a password."""
 from flask import render_template, request
 
-from app.accounts.models import ROLE_LABELS
 from app.accounts import throttle
+from app.accounts.roles import ACCOUNT_ROLES, ADMIN_ROLES, ROLE_LABELS
 from app.accounts.service import (create_staff, list_staff, list_units, reset_password, set_active, set_role,
                                   unlock_account)
 from app.console.web import back, bp, current_staff, flash_ok, login_required
 from app.errors import Conflict, Invalid
 
-ACCOUNTS_ROLE = "security_admin"
-
 
 def _page(status=200, error=None, form=None):
-    accounts = list_staff() if current_staff().role == ACCOUNTS_ROLE else []
+    accounts = list_staff() if current_staff().role in ACCOUNT_ROLES else []
     locks = {a.username: throttle.locked_addresses(a.username) for a in accounts}
     return render_template("console/accounts.html", accounts=accounts, units=list_units(), locks=locks,
                            roles=ROLE_LABELS, error=error, form=form or {}), status
 
 
 @bp.get("/accounts")
-@login_required(ACCOUNTS_ROLE, "admin")
+@login_required(*ACCOUNT_ROLES, *ADMIN_ROLES)
 def accounts():
     """The security administrator's accounts; for the administrator, only the units' robots (a system setting)."""
     return _page()
 
 
 @bp.post("/accounts")
-@login_required(ACCOUNTS_ROLE)
+@login_required(*ACCOUNT_ROLES)
 def account_create():
     form = request.form
     try:
@@ -42,7 +40,7 @@ def account_create():
 
 
 @bp.post("/accounts/<int:staff_id>/active")
-@login_required(ACCOUNTS_ROLE)
+@login_required(*ACCOUNT_ROLES)
 def account_active(staff_id):
     active = request.form.get("active") == "1"
     staff = set_active(staff_id, active, current_staff())
@@ -51,7 +49,7 @@ def account_active(staff_id):
 
 
 @bp.post("/accounts/<int:staff_id>/password")
-@login_required(ACCOUNTS_ROLE)
+@login_required(*ACCOUNT_ROLES)
 def account_password(staff_id):
     try:
         staff = reset_password(staff_id, request.form.get("password") or "", current_staff())
@@ -62,7 +60,7 @@ def account_password(staff_id):
 
 
 @bp.post("/accounts/<int:staff_id>/role")
-@login_required(ACCOUNTS_ROLE)
+@login_required(*ACCOUNT_ROLES)
 def account_role(staff_id):
     try:
         staff = set_role(staff_id, request.form.get("role") or "", current_staff())
@@ -73,7 +71,7 @@ def account_role(staff_id):
 
 
 @bp.post("/accounts/<int:staff_id>/unlock")
-@login_required(ACCOUNTS_ROLE)
+@login_required(*ACCOUNT_ROLES)
 def account_unlock(staff_id):
     staff = unlock_account(staff_id, current_staff())
     flash_ok(f"账号 {staff.username} 已解锁。")

@@ -2,10 +2,10 @@
 robot; the office's list of every staff message, failed ones first. The rules live in app.alerts."""
 from flask import current_app, render_template, request
 
+from app.accounts.roles import ADMIN_ROLES, OFFICE_ROLES, UNIT_ADMIN
 from app.alerts import service, settings
 from app.alerts.models import MESSAGE_STATUSES
-from app.console.web import OFFICE_ROLES, back, back_with_error, bp, current_staff, flash_ok, login_required, \
-    page_arg
+from app.console.web import back, back_with_error, bp, current_staff, flash_ok, login_required, page_arg
 from app.errors import Invalid, NotFound
 
 PER_PAGE = 20
@@ -47,7 +47,7 @@ def alerts_update():
 
 
 @bp.post("/alerts/robot")
-@login_required("unit_admin")
+@login_required(UNIT_ADMIN)
 def alerts_robot():
     staff = current_staff()
     webhook = request.form.get("robot_webhook")
@@ -73,7 +73,7 @@ def alert_messages():
 
 
 @bp.post("/units/robot")
-@login_required("admin")
+@login_required(*ADMIN_ROLES)
 def unit_robot():
     """An administrator sets any unit's group robot (a unit admin sets their own on 我的提醒)."""
     try:

@@ -5,6 +5,7 @@ from io import BytesIO
 from flask import current_app, render_template, request, send_file
 
 from app.accounts import audit
+from app.accounts.roles import AUDIT_ROLES
 from app.console.web import bp, current_staff, login_required
 
 PER_PAGE = 50
@@ -24,7 +25,7 @@ def _filters(args):
 
 
 @bp.get("/audit")
-@login_required("auditor")
+@login_required(*AUDIT_ROLES)
 def audit_log():
     filters = _filters(request.args)
     page = max(request.args.get("page", 1, type=int), 1)
@@ -34,7 +35,7 @@ def audit_log():
 
 
 @bp.get("/audit.xlsx")
-@login_required("auditor")
+@login_required(*AUDIT_ROLES)
 def audit_export():
     content, filename = audit.export(_filters(request.args), current_staff(), current_app.config["EXPORT_MAX_ROWS"],
                                      ip=request.remote_addr)

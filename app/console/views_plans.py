@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import current_app, render_template, request, send_file, session
 
+from app.accounts.roles import ADMIN_ROLES
 from app.console.web import back, bp, current_staff, flash_ok, login_required
 from app.errors import Invalid
 from app.projects import plan_uploads
@@ -25,13 +26,13 @@ def _page(status=200, **extra):
 
 
 @bp.get("/plans")
-@login_required("admin")
+@login_required(*ADMIN_ROLES)
 def plans():
     return _page()
 
 
 @bp.post("/plans/<int:plan_id>/current")
-@login_required("admin")
+@login_required(*ADMIN_ROLES)
 def plan_current(plan_id):
     staff = current_staff()
     plan = make_current(plan_id, "staff", staff.id, staff=staff)
@@ -40,7 +41,7 @@ def plan_current(plan_id):
 
 
 @bp.get("/plans/<int:plan_id>/workbook.xlsx")
-@login_required("admin")
+@login_required(*ADMIN_ROLES)
 def plan_workbook(plan_id):
     plan = get_plan(plan_id)
     return send_file(BytesIO(write_workbook(plan)), as_attachment=True, mimetype=XLSX,
@@ -48,7 +49,7 @@ def plan_workbook(plan_id):
 
 
 @bp.post("/plans/import")
-@login_required("admin")
+@login_required(*ADMIN_ROLES)
 def plan_upload():
     upload = request.files.get("file")
     try:
@@ -63,7 +64,7 @@ def plan_upload():
 
 
 @bp.post("/plans/import/confirm")
-@login_required("admin")
+@login_required(*ADMIN_ROLES)
 def plan_upload_confirm():
     token = session.pop("plan_upload", None)
     if not token or request.form.get("token") != token:

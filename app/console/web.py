@@ -16,6 +16,7 @@ from marshmallow import EXCLUDE, ValidationError
 from flask import Blueprint, current_app, flash, g, redirect, request, session, url_for
 
 from app.accounts.models import StaffUser
+from app.accounts.roles import OFFICE_ROLES
 from app.auth import DUTY_ROLES, NO_CASEWORK, password_change_reason
 from app.common.schemas import PageArgs
 from app.common.timeutil import utcnow
@@ -164,7 +165,6 @@ def login_required(*roles):
     return decorator
 
 
-OFFICE_ROLES = ("office", "admin")
 
 
 def is_office(staff):

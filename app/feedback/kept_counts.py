@@ -22,15 +22,14 @@ SQL that bypasses the listeners, and so must move the counts itself in the same 
 """
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.common.timeutil import to_local
+from app.common.upsert import conflict_insert
 from app.extensions import db
 from app.feedback.models import Complaint, ComplaintAssignment, Rating
 
 # ============================================================================================ the mechanism
 
-_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 _NOTES = "kept_count_deltas"
 
 
@@ -38,7 +37,7 @@ def add_to_row(connection, table, key, deltas):
     """Adds `deltas` ({column: n}) to the row of `table` with primary key `key` ({column: value}), creating it
     if need be, as one atomic INSERT ... ON CONFLICT DO UPDATE SET n = n + delta — never read-modify-write,
     so concurrent writers lose no count."""
-    insert = _UPSERTS[connection.dialect.name](table).values(**key, **deltas)
+    insert = conflict_insert(table, connection).values(**key, **deltas)
     connection.execute(insert.on_conflict_do_update(
         index_elements=list(key), set_={name: table.c[name] + insert.excluded[name] for name in deltas}))
 

@@ -6,6 +6,7 @@ from flask import request, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.accounts.roles import OFFICE_ROLES, UNIT_ROLES
 from app.auth import current_staff, staff_required
 from app.feedback import schemas, service
 from app.media.routes import images_signed_for, staff_viewer
@@ -14,8 +15,6 @@ blp = Blueprint("staff_feedback", __name__, url_prefix="/api/v1/staff",
                 description="诉求办理、差评整改、超期清单与统计（工作人员）")
 
 SECURITY = [{"bearerAuth": []}]
-OFFICE = ("office", "admin")
-UNITS = ("unit_staff", "unit_admin")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -45,7 +44,7 @@ class StaffComplaint(MethodView):
 @blp.route("/complaints/<int:complaint_id>/similar")
 class Duplicates(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required(*OFFICE)
+    @staff_required(*OFFICE_ROLES)
     @blp.response(200, schemas.DuplicatesSchema)
     def get(self, complaint_id):
         """疑似重复诉求（专班办公室）：同项目、同乡镇、前后 60 天内未办结的诉求按相似度排序，供并单参考"""
@@ -66,7 +65,7 @@ class RevealContact(MethodView):
 @blp.route("/complaints/<int:complaint_id>/sign")
 class Sign(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required(*UNITS)
+    @staff_required(*UNIT_ROLES)
     @blp.response(200, schemas.StaffComplaintDetailSchema)
     @images_signed_for(staff_viewer)
     def post(self, complaint_id):
@@ -77,7 +76,7 @@ class Sign(MethodView):
 @blp.route("/complaints/<int:complaint_id>/reply")
 class Reply(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required(*UNITS)
+    @staff_required(*UNIT_ROLES)
     @blp.arguments(schemas.ReplyIn)
     @blp.response(200, schemas.StaffComplaintDetailSchema)
     @images_signed_for(staff_viewer)
@@ -89,7 +88,7 @@ class Reply(MethodView):
 @blp.route("/complaints/<int:complaint_id>/return")
 class ReturnRequest(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required(*UNITS)
+    @staff_required(*UNIT_ROLES)
     @blp.arguments(schemas.ReasonIn)
     @blp.response(200, schemas.StaffComplaintDetailSchema)
     @images_signed_for(staff_viewer)
@@ -101,7 +100,7 @@ class ReturnRequest(MethodView):
 @blp.route("/complaints/<int:complaint_id>/extension")
 class ExtensionRequest(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required(*UNITS)
+    @staff_required(*UNIT_ROLES)
     @blp.arguments(schemas.ExtensionIn)
     @blp.response(200, schemas.StaffComplaintDetailSchema)
     @images_signed_for(staff_viewer)
@@ -113,7 +112,7 @@ class ExtensionRequest(MethodView):
 @blp.route("/complaints/<int:complaint_id>/assign")
 class Assign(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required(*OFFICE)
+    @staff_required(*OFFICE_ROLES)
     @blp.arguments(schemas.AssignIn)
     @blp.response(200, schemas.StaffComplaintDetailSchema)
     @images_signed_for(staff_viewer)
@@ -126,7 +125,7 @@ class Assign(MethodView):
 @blp.route("/complaints/<int:complaint_id>/extension/decision")
 class ExtensionDecision(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required(*OFFICE)
+    @staff_required(*OFFICE_ROLES)
     @blp.arguments(schemas.ExtensionDecisionIn)
     @blp.response(200, schemas.StaffComplaintDetailSchema)
     @images_signed_for(staff_viewer)
@@ -138,7 +137,7 @@ class ExtensionDecision(MethodView):
 @blp.route("/complaints/<int:complaint_id>/urge")
 class Urge(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required(*OFFICE)
+    @staff_required(*OFFICE_ROLES)
     @blp.arguments(schemas.UrgeIn)
     @blp.response(200, schemas.StaffComplaintDetailSchema)
     @images_signed_for(staff_viewer)
@@ -150,7 +149,7 @@ class Urge(MethodView):
 @blp.route("/complaints/<int:complaint_id>/merge")
 class Merge(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required(*OFFICE)
+    @staff_required(*OFFICE_ROLES)
     @blp.arguments(schemas.MergeIn)
     @blp.response(200, schemas.StaffComplaintDetailSchema)
     @images_signed_for(staff_viewer)
@@ -174,7 +173,7 @@ class Rectifications(MethodView):
 @blp.route("/rectifications/<int:task_id>/answer")
 class AnswerRectification(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required(*UNITS)
+    @staff_required(*UNIT_ROLES)
     @blp.arguments(schemas.RectificationAnswerIn)
     @blp.response(200, schemas.RectificationSchema)
     def post(self, body, task_id):

@@ -20,6 +20,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from PIL import Image, ImageOps
 
 from app import jobs
+from app.accounts.roles import OFFICE_ROLES
 from app.accounts.service import audit
 from app.common.limits import daily_slot
 from app.common.signing import signing_keys
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 FORMATS = {"jpeg": ("image/jpeg", "jpg", "JPEG"), "png": ("image/png", "png", "PNG"),
            "webp": ("image/webp", "webp", "WEBP")}
 SUGGEST_STATUS = {"pass": "passed", "review": "review", "risky": "blocked"}
-OFFICE_ROLES = ("office", "admin")
 CHECK_URL_MAX_AGE = 2 * 24 * 3600
 EARLY_RESULT_TTL = 24 * 3600
 

@@ -1,18 +1,6 @@
 """Backup and restore: `flask --app wsgi backup create DIR` and `backup restore DIR`.
 
-A backup directory holds database.dump (pg_dump's custom format), uploads/ (a copy of UPLOAD_DIR) and
-manifest.json: the sha256 of every file, and the row count and a checksum of every table. The counts and checksums
-are computed inside the very snapshot pg_dump dumps (one REPEATABLE READ transaction exports its snapshot, pg_dump
-runs with --snapshot), so they describe the dump exactly, and `restore` can prove the restored database is the
-backed-up one. The service keeps running during a backup: pg_dump and the checksums only read (ACCESS SHARE locks,
-which no insert or update waits for).
-
-Uploads are copied after the snapshot: every file a row of the dump names already exists then (uploads are
-written before their row is committed), and a file uploaded during the copy is merely one more.
-
-PostgreSQL only. On the embedded default (SQLite) the command refuses and says what to do instead: stop the
-process and copy the database file and UPLOAD_DIR (docs/运维手册.md).
-"""
+Why it is built this way, and what it guarantees: docs/design.md, "Backup and restore"."""
 import datetime
 import hashlib
 import json

@@ -1,18 +1,7 @@
 """Prometheus metrics: request counters shared by every gunicorn worker, and the service's state computed at
 each scrape.
 
-Counters and histograms. Under gunicorn they use prometheus_client's multiprocess mode: config/gunicorn.conf.py
-sets PROMETHEUS_MULTIPROC_DIR before the app is imported and empties it when gunicorn starts; each worker writes
-its own file there and whichever worker answers /metrics adds up all of them, so successive scrapes never go
-down. A dead worker's files must keep counting, or the totals would drop when it is recycled; so that the
-directory does not grow by a file per recycled worker, the master merges them into one archive file per type
-when the worker exits (compact_dead_process). Merging takes the directory's lock exclusively and a scrape takes
-it shared: no scrape sees a dead worker's counts twice, or not at all. Outside gunicorn (development server,
-tests) the process's own registry is used.
-
-Gauges (outbox, job queue, tickets) are not kept by any process: the scraping process asks the database and
-Redis (StateCollector), one set of small queries per scrape, the same answer whichever worker is asked.
-"""
+Why it is built this way, and what it guarantees: docs/design.md, "Prometheus metrics under gunicorn"."""
 import fcntl
 import logging
 import os

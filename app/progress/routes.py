@@ -4,6 +4,7 @@ from flask import send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.accounts.roles import OFFICE_ROLES, UNIT_ROLES
 from app.auth import current_staff, staff_required
 from app.progress import schemas, service, sheet
 from app.projects.schemas import PlanArgs
@@ -13,14 +14,12 @@ blp = Blueprint("progress", __name__, url_prefix="/api/v1/staff",
 
 SECURITY = [{"bearerAuth": []}]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-OFFICE = ("office", "admin")
-UNITS = ("unit_staff", "unit_admin")
 
 
 @blp.route("/projects/<int:project_id>/updates")
 class ProjectDrafts(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required(*UNITS)
+    @staff_required(*UNIT_ROLES)
     @blp.arguments(schemas.DraftIn)
     @blp.response(201, schemas.StaffUpdateSchema)
     def post(self, body, project_id):
@@ -62,7 +61,7 @@ class UpdateDetail(MethodView):
 @blp.route("/updates/<int:update_id>/reject")
 class RejectUpdate(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required(*OFFICE)
+    @staff_required(*OFFICE_ROLES)
     @blp.arguments(schemas.RejectIn)
     @blp.response(200, schemas.StaffUpdateSchema)
     def post(self, body, update_id):
@@ -73,7 +72,7 @@ class RejectUpdate(MethodView):
 @blp.route("/updates/<int:update_id>/publish")
 class PublishUpdate(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required(*OFFICE)
+    @staff_required(*OFFICE_ROLES)
     @blp.response(200, schemas.StaffUpdateSchema)
     def post(self, update_id):
         """发布：指标更新、历史留痕、时间线新增、进度重算，并向订阅者推送；重复发布返回 409"""
@@ -95,7 +94,7 @@ class StaleProjects(MethodView):
 @blp.route("/progress-sheet.xlsx")
 class ProgressSheet(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required(*UNITS)
+    @staff_required(*UNIT_ROLES)
     @blp.arguments(PlanArgs, location="query")
     @blp.response(200, {"type": "string", "format": "binary"}, content_type=XLSX,
                   description="本单位负责的指标（有乡镇分解的按乡镇一行），填“本次完成值”和“进展说明”")
@@ -108,7 +107,7 @@ class ProgressSheet(MethodView):
 @blp.route("/progress-sheet")
 class ProgressSheetUpload(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required(*UNITS)
+    @staff_required(*UNIT_ROLES)
     @blp.arguments(schemas.ProgressSheetIn, location="files")
     @blp.response(201, schemas.ProgressSheetOut)
     def post(self, files):

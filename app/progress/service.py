@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app import cache, jobs
+from app.accounts.roles import UNIT_ROLES
 from app.accounts.service import audit
 from app.common.numbers import fmt_decimal, to_decimal
 from app.common.text import visible_length
@@ -20,12 +21,11 @@ from app.media import owners
 from app.media.service import claim_images, image_refs
 from app.progress.jobs import FANOUT_JOB
 from app.progress.models import STATUS_LABELS, ProgressUpdate
-from app.projects.importer import recompute_project
 from app.projects.models import STATUS_LABELS as PROJECT_STATUS_LABELS
 from app.projects.models import Category, Metric, MetricChange, Project, ProjectUnit
+from app.projects.progress import recompute_project
 from app.projects.service import current_plan
 
-UNIT_ROLES = ("unit_staff", "unit_admin")
 MAX_IMAGES = 9
 MAX_CONTENT = 5000
 # Metric columns are Numeric(18, 4): 14 digits before the point, 4 after.

@@ -26,7 +26,7 @@ from app.projects.models import (
     ProjectUnit,
 )
 from app.projects.import_changes import FIELD_LABELS, Changes
-from app.projects.progress import metric_progress, project_progress, project_status
+from app.projects.progress import decimal_differs, recompute_project
 
 UNITS_OF_MEASURE = (
     "个", "户", "人", "人次", "场", "所", "套", "公里", "万方", "支", "件", "项", "%", "元/月", "元/年", "元/月·人",
@@ -229,12 +229,6 @@ def _set(obj, attr, value, changes):
         changes.changed(obj, attr, old, value)
 
 
-def _decimal_differs(old, new):
-    if old is None or new is None:
-        return old is not new
-    return to_decimal(old) != to_decimal(new)
-
-
 class _Importer:
     def __init__(self, data, actor):
         self.data = data
@@ -363,7 +357,7 @@ class _Importer:
             old, new = getattr(metric, attr), data[attr]
             if is_new:
                 setattr(metric, attr, new if attr != "current" else metric.current)
-            elif _decimal_differs(old, new):
+            elif decimal_differs(old, new):
                 self.history(project, metric, attr, old, new)
                 setattr(metric, attr, new)
                 self.touched.add(id(metric))
@@ -380,31 +374,18 @@ class _Importer:
                 self.touched.add(id(t))
                 continue
             _set(t, "position", position, self.touched)
-            if _decimal_differs(t.target, row["target"]):
+            if decimal_differs(t.target, row["target"]):
                 self.history(project, metric, "target", t.target, row["target"], township=row["name"])
                 t.target = row["target"]
                 self.touched.add(id(t))
-            if row["current"] is not None and _decimal_differs(t.current, row["current"]):
+            if row["current"] is not None and decimal_differs(t.current, row["current"]):
                 self.history(project, metric, "current", t.current, row["current"], township=row["name"])
                 t.current = row["current"]
                 self.touched.add(id(t))
         if metric.townships:
             total = sum((to_decimal(t.current) for t in metric.townships), to_decimal(0))
-            if _decimal_differs(metric.current, total):
+            if decimal_differs(metric.current, total):
                 metric.current = total
-
-
-def recompute_project(project):
-    """Store a project's progress and status from its metrics (called after any metric write)."""
-    progresses = [
-        metric_progress(m.kind, m.comparison, m.target, m.current, m.baseline, m.townships) for m in project.metrics
-    ]
-    progress = project_progress(progresses)
-    if _decimal_differs(project.progress, progress):
-        project.progress = progress
-    status = project_status(progress, project.last_published_at is not None)
-    if project.status != status:
-        project.status = status
 
 
 def import_plan(path, actor="cli", dry_run=False):

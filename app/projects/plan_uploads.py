@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 
 from app import cache
+from app.accounts.roles import ADMIN_ROLES
 from app.accounts.service import audit
 from app.errors import Forbidden, Invalid, NotFound
 from app.projects.importer import PlanFileError, import_plan
@@ -22,7 +23,7 @@ def _path(folder, token):
 
 
 def _require_admin(staff):
-    if staff.role != "admin":
+    if staff.role not in ADMIN_ROLES:
         raise Forbidden("只有管理员可以导入计划。")
 
 

@@ -4,6 +4,9 @@ metric progress  = current ÷ target, capped at 1 (a township breakdown: Σ curr
                    percentages); a raised standard or a milestone is reached (1) or not (0)
 project progress = mean of its metrics' progress
 滞后             = not completed and progress trails the elapsed share of the plan period by more than a margin
+
+recompute_project stores them on a project after any write of its metrics (the plan import, a published
+progress update).
 """
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -67,3 +70,23 @@ def is_behind(progress, status, start, end, today, margin):
     if status == "completed":
         return False
     return to_decimal(progress) < elapsed_share(start, end, today) - to_decimal(margin)
+
+
+def decimal_differs(old, new):
+    """Whether two stored quantities differ as numbers (None differs from any number, not from None)."""
+    if old is None or new is None:
+        return old is not new
+    return to_decimal(old) != to_decimal(new)
+
+
+def recompute_project(project):
+    """Store a project's progress and status from its metrics (called after any metric write)."""
+    progresses = [
+        metric_progress(m.kind, m.comparison, m.target, m.current, m.baseline, m.townships) for m in project.metrics
+    ]
+    progress = project_progress(progresses)
+    if decimal_differs(project.progress, progress):
+        project.progress = progress
+    status = project_status(progress, project.last_published_at is not None)
+    if project.status != status:
+        project.status = status

@@ -1,21 +1,6 @@
 """The send journal: what a worker was doing with its claimed messages when it died.
 
-WeChat cannot say whether a message arrived, so a worker killed in the middle of a group would leave its claimed
-messages in doubt: re-sending them risks a second copy, failing them risks none at all. The journal removes the
-doubt. Each sending thread owns one small file in NOTIFY_JOURNAL_DIR and, for the group it is working on, writes
-
-    claimed <id>:<attempt> <id>:<attempt> ...     right after the claim commits
-    sent <id>:<attempt>                           right before the request goes out on the wire
-
-and empties the file once the group's outcomes are committed. Plain os.write calls to the page cache: they
-survive the process (SIGKILL, OOM kill), not the machine, and cost microseconds.
-
-When a claim outlives its lease, the sweep reads every journal file. A message in some file's `claimed` line is
-decided by that file: `sent` → it went out, record it as sent; no `sent` → it never left, send it again. A
-message in no file (its worker ran on another machine, or died in the microseconds between the claim's commit
-and the `claimed` line) is still in doubt and fails, as WeChat may have it. The one window left is between a
-`sent` line and the request itself: a death there records a message as sent that never left.
-"""
+Why it is built this way, and what it guarantees: docs/design.md, "The send journal"."""
 import logging
 import os
 import secrets

@@ -16,12 +16,13 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy import or_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import OperationalError
 
 from app import jobs
 from app.accounts.models import Resident
 from app.common.timeutil import utcnow
+from app.common.upsert import conflict_insert
 from app.extensions import db
 from app.wechat import journal, messages
 from app.wechat.client import CALL_ERRORS, errcode_of, get_client, is_transient
@@ -83,9 +84,8 @@ def queue_notifications(recipients, kind, values, page):
         rows = rows.join(SubscriptionQuota, sa.and_(
             SubscriptionQuota.resident_id == source.c.resident_id,
             SubscriptionQuota.template_id == message.template_id, SubscriptionQuota.remaining >= 1))
-    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     statement = (
-        insert(notifications).from_select(list(columns), rows)
+        conflict_insert(notifications).from_select(list(columns), rows)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(notifications.c.id, notifications.c.resident_id)
     )

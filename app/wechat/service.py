@@ -2,7 +2,6 @@
 import logging
 
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts import throttle
@@ -10,6 +9,7 @@ from app.accounts.models import Resident
 from app.accounts.service import audit
 from app.auth import issue_token, token_ttl
 from app.common.timeutil import isoformat_local, utcnow
+from app.common.upsert import conflict_insert
 from app.errors import BadRequest, Forbidden, Invalid, NotFound, TooManyRequests, Unavailable
 from app.extensions import db
 from app.projects.models import Project
@@ -124,10 +124,9 @@ def grant_quota(resident, template_ids):
     Returns the one-time template ids granted; 422 for an id we do not use. Long-term templates need none.
     """
     granted = _accepted_one_time(template_ids)
-    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     now = utcnow()
     for template_id in granted:
-        statement = insert(SubscriptionQuota).values(
+        statement = conflict_insert(SubscriptionQuota).values(
             resident_id=resident.id, template_id=template_id, remaining=1, created_at=now, updated_at=now)
         db.session.execute(statement.on_conflict_do_update(
             index_elements=["resident_id", "template_id"],
@@ -145,8 +144,7 @@ def subscribe(resident, project_id, template_ids):
     """Follow a project, recording the templates the resident just accepted."""
     project = get_public_project(project_id)
     granted = grant_quota(resident, template_ids)
-    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-    db.session.execute(insert(Subscription).values(
+    db.session.execute(conflict_insert(Subscription).values(
         resident_id=resident.id, project_id=project.id, created_at=utcnow(),
     ).on_conflict_do_nothing(index_elements=["resident_id", "project_id"]))
     db.session.commit()

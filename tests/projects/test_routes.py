@@ -68,7 +68,7 @@ def test_filter_by_text(client, plan):
 def test_filter_by_status_and_behind(client, plan):
     project = db.session.execute(db.select(Project).filter_by(code="9.2")).scalar_one()
     project.metrics[0].current = Decimal("264")
-    from app.projects.importer import recompute_project
+    from app.projects.progress import recompute_project
 
     recompute_project(project)
     db.session.commit()

@@ -10,7 +10,6 @@ from app.projects.models import Project
 from app.wechat import security
 from app.wechat.outbox import enqueue_notifications
 
-UNIT_ROLES = ("unit_staff", "unit_admin")
 MAX_IMAGES = 9
 COMPLAINT_PAGE = "pages/complaint/detail?id={id}"
 PROJECT_PAGE = "pages/project/detail?id={id}"

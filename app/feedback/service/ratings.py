@@ -4,6 +4,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from app import cache
+from app.accounts.roles import UNIT_ROLES
 from app.common.timeutil import as_utc, isoformat_local, local_today
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
@@ -13,7 +14,6 @@ from app.feedback.models import BAD_LEVELS, RATING_LABELS, Rating, Rectification
 from app.feedback.service.alerts import mark_alerts_handled, raise_overdue_alert
 from app.feedback.service.common import (
     PROJECT_PAGE,
-    UNIT_ROLES,
     check_length,
     clean_text,
     commit_then_enqueue,

@@ -4,10 +4,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from app.accounts.roles import UNIT_ROLES
 from app.errors import NotFound
 from app.extensions import db
 from app.feedback.models import Complaint, ComplaintEvent
-from app.feedback.service.common import UNIT_ROLES
 from app.feedback.workflow import LEAD, OFFICE, PREVIOUS, RESIDENT, SYSTEM, check
 
 CO_UNIT = "co_unit"
