@@ -15,7 +15,6 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app import jobs
 from app.accounts.models import StaffUser
@@ -23,6 +22,7 @@ from app.alerts import channels
 from app.alerts.models import StaffAlertSettings, StaffMessage, UnitAlertSettings
 from app.alerts.quiet import parse_span, quiet_until
 from app.common.timeutil import as_utc, utcnow
+from app.common.upsert import conflict_insert
 from app.extensions import db
 from app.wechat import journal
 from app.wechat.phones import decrypt_phone
@@ -121,9 +121,8 @@ def queue(alert, staff_ids=(), robot_unit_ids=(), now=None):
         due = row["status"] == "pending" and row["next_attempt_at"] <= now
         # Enqueued by the caller right after its commit; the sweep leaves it alone unless that comes to nothing.
         row["enqueued_at"] = now if due else None
-    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     table = StaffMessage.__table__
-    statement = (insert(table).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    statement = (conflict_insert(table).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"])
                  .returning(table.c.id, table.c.status, table.c.enqueued_at))
     return sorted(r.id for r in db.session.execute(statement) if r.status == "pending" and r.enqueued_at is not None)
 
