@@ -1,7 +1,7 @@
 """Who acts: lead units and their staff, residents, and the audit trail of staff actions."""
 from app.common.models import TimestampMixin
 from app.common.timeutil import utcnow
-from app.accounts.roles import OFFICE_ROLES, STAFF_ROLES
+from app.accounts.roles import ACCOUNT_ROLES, ADMIN_ROLES, OFFICE_ROLES, STAFF_ROLES
 from app.extensions import db
 
 
@@ -42,6 +42,14 @@ class StaffUser(TimestampMixin, db.Model):
     @property
     def is_office(self):
         return self.role in OFFICE_ROLES
+
+    @property
+    def is_admin(self):
+        return self.role in ADMIN_ROLES
+
+    @property
+    def manages_accounts(self):
+        return self.role in ACCOUNT_ROLES
 
 
 class PasswordHistory(db.Model):

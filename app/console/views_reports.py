@@ -4,21 +4,21 @@ from io import BytesIO
 
 from flask import render_template, send_file
 
+from app.accounts.roles import OFFICE_ROLES
 from app.console.web import bp, current_staff, login_required
 from app.reports.monthly import list_reports, monthly_report, report_workbook
 
-OFFICE = ("office", "admin")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.get("/reports")
-@login_required(*OFFICE)
+@login_required(*OFFICE_ROLES)
 def reports():
     return render_template("console/reports.html", listing=list_reports(current_staff()))
 
 
 @bp.get("/reports/<string:month>.xlsx")
-@login_required(*OFFICE)
+@login_required(*OFFICE_ROLES)
 def report_xlsx(month):
     report = monthly_report(current_staff(), month)
     return send_file(BytesIO(report_workbook(report)), mimetype=XLSX, as_attachment=True,
@@ -26,6 +26,6 @@ def report_xlsx(month):
 
 
 @bp.get("/reports/<string:month>")
-@login_required(*OFFICE)
+@login_required(*OFFICE_ROLES)
 def report(month):
     return render_template("console/report.html", report=monthly_report(current_staff(), month))

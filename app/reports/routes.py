@@ -5,6 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from app.accounts.roles import OFFICE_ROLES
 from app.auth import current_staff, staff_required
 from app.projects.schemas import PlanArgs
 from app.reports import monthly
@@ -12,7 +13,6 @@ from app.reports import monthly
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/staff", description="调度通报（专班办公室）")
 SECURITY = [{"bearerAuth": []}]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-OFFICE = ("office", "admin")
 
 
 class MonthSchema(Schema):
@@ -40,7 +40,7 @@ class ReportSchema(Schema):
 @blp.route("/reports")
 class Reports(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required(*OFFICE)
+    @staff_required(*OFFICE_ROLES)
     @blp.arguments(PlanArgs, location="query")
     @blp.response(200, ReportListSchema)
     def get(self, args):
@@ -51,7 +51,7 @@ class Reports(MethodView):
 @blp.route("/reports/<string:month>.xlsx")
 class ReportWorkbook(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required(*OFFICE)
+    @staff_required(*OFFICE_ROLES)
     @blp.arguments(PlanArgs, location="query")
     @blp.response(200, {"type": "string", "format": "binary"}, content_type=XLSX, description="调度通报 Excel")
     def get(self, args, month):
@@ -64,7 +64,7 @@ class ReportWorkbook(MethodView):
 @blp.route("/reports/<string:month>")
 class Report(MethodView):
     @blp.doc(security=SECURITY)
-    @staff_required(*OFFICE)
+    @staff_required(*OFFICE_ROLES)
     @blp.arguments(PlanArgs, location="query")
     @blp.response(200, ReportSchema)
     def get(self, args, month):
