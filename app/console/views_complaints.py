@@ -104,12 +104,13 @@ def complaint(complaint_id):
 
 def _act(complaint_id, done_message, call):
     """Run one service call for a form; a refused input comes back as a message on the ticket's page, a wrong
-    state or a foreign ticket as the 409/404 page."""
+    state or a foreign ticket as the 409/404 page. `done_message` is the message, or makes it from the call's
+    outcome (what the service says happened)."""
     try:
-        call()
+        outcome = call()
     except Invalid as error:
         return back_with_error(error, "console.complaint", complaint_id=complaint_id)
-    flash_ok(done_message)
+    flash_ok(done_message(outcome) if callable(done_message) else done_message)
     return back("console.complaint", complaint_id=complaint_id)
 
 
@@ -167,20 +168,19 @@ def assign(complaint_id):
     co_units = [i for i in (_int(v) for v in request.form.getlist("co_unit_ids")) if i is not None]
 
     staff = current_staff()
-    before = service.get_for_staff(complaint_id, staff)
-    if before["status"] == "return_requested":
-        held_by = (before["unit"] or {}).get("id")
-        done = "已驳回退单申请，仍由原单位办理。" if unit_id == held_by else "已同意退单，并改派给新的承办单位。"
-    else:
-        done = "已派单。"
 
     def call():
         if unit_id is None:
             raise Invalid("请选择承办单位。", errors={"unit_id": ["必填。"]})
         # A quick assign from the triage list has no co-unit field: the service then leaves co-units unchanged
         # when it refuses a return, and names none for a new assignment.
-        service.assign(complaint_id, staff, unit_id, co_units if "co_units_given" in request.form else None,
-                       request.form.get("note"))
+        return service.assign(complaint_id, staff, unit_id, co_units if "co_units_given" in request.form else None,
+                              request.form.get("note"))
+
+    def done(outcome):
+        if outcome["action"] == "refuse_return":
+            return "已驳回退单申请，仍由原单位办理。"
+        return "已同意退单，并改派给新的承办单位。" if outcome["return_approved"] else "已派单。"
 
     return _act(complaint_id, done, call)
 

@@ -70,7 +70,8 @@ class Sign(MethodView):
     @images_signed_for(staff_viewer)
     def post(self, complaint_id):
         """签收（牵头单位）"""
-        return service.sign(complaint_id, current_staff())
+        service.sign(complaint_id, current_staff())
+        return service.get_for_staff(complaint_id, current_staff())
 
 
 @blp.route("/complaints/<int:complaint_id>/reply")
@@ -82,7 +83,8 @@ class Reply(MethodView):
     @images_signed_for(staff_viewer)
     def post(self, body, complaint_id):
         """答复（牵头单位，须先签收）：通知居民并开启评价期"""
-        return service.reply(complaint_id, current_staff(), body["content"], body["image_ids"])
+        service.reply(complaint_id, current_staff(), body["content"], body["image_ids"])
+        return service.get_for_staff(complaint_id, current_staff())
 
 
 @blp.route("/complaints/<int:complaint_id>/return")
@@ -94,7 +96,8 @@ class ReturnRequest(MethodView):
     @images_signed_for(staff_viewer)
     def post(self, body, complaint_id):
         """退单申请（牵头单位）：由专班办公室改派或驳回"""
-        return service.request_return(complaint_id, current_staff(), body["reason"])
+        service.request_return(complaint_id, current_staff(), body["reason"])
+        return service.get_for_staff(complaint_id, current_staff())
 
 
 @blp.route("/complaints/<int:complaint_id>/extension")
@@ -106,7 +109,8 @@ class ExtensionRequest(MethodView):
     @images_signed_for(staff_viewer)
     def post(self, body, complaint_id):
         """延期申请（牵头单位，签收后）：由专班办公室审核"""
-        return service.request_extension(complaint_id, current_staff(), body["working_days"], body["reason"])
+        service.request_extension(complaint_id, current_staff(), body["working_days"], body["reason"])
+        return service.get_for_staff(complaint_id, current_staff())
 
 
 @blp.route("/complaints/<int:complaint_id>/assign")
@@ -118,8 +122,8 @@ class Assign(MethodView):
     @images_signed_for(staff_viewer)
     def post(self, body, complaint_id):
         """派单、改派（专班办公室）；退单审核中派给其他单位即同意退单，派回原单位即驳回退单"""
-        return service.assign(complaint_id, current_staff(), body["unit_id"], body["co_unit_ids"],
-                              body.get("note"))
+        service.assign(complaint_id, current_staff(), body["unit_id"], body["co_unit_ids"], body.get("note"))
+        return service.get_for_staff(complaint_id, current_staff())
 
 
 @blp.route("/complaints/<int:complaint_id>/extension/decision")
@@ -131,7 +135,8 @@ class ExtensionDecision(MethodView):
     @images_signed_for(staff_viewer)
     def post(self, body, complaint_id):
         """审核延期申请（专班办公室）：同意则答复时限顺延所申请的工作日"""
-        return service.decide_extension(complaint_id, current_staff(), body["approve"], body.get("note"))
+        service.decide_extension(complaint_id, current_staff(), body["approve"], body.get("note"))
+        return service.get_for_staff(complaint_id, current_staff())
 
 
 @blp.route("/complaints/<int:complaint_id>/urge")
@@ -143,7 +148,8 @@ class Urge(MethodView):
     @images_signed_for(staff_viewer)
     def post(self, body, complaint_id):
         """督办（专班办公室）"""
-        return service.urge(complaint_id, current_staff(), body["note"])
+        service.urge(complaint_id, current_staff(), body["note"])
+        return service.get_for_staff(complaint_id, current_staff())
 
 
 @blp.route("/complaints/<int:complaint_id>/merge")
@@ -155,7 +161,8 @@ class Merge(MethodView):
     @images_signed_for(staff_viewer)
     def post(self, body, complaint_id):
         """并单（专班办公室）：重复诉求并入主诉求，提交人可看到主诉求的答复"""
-        return service.merge(complaint_id, current_staff(), body["into_id"])
+        service.merge(complaint_id, current_staff(), body["into_id"])
+        return service.get_for_staff(complaint_id, current_staff())
 
 
 @blp.route("/rectifications")

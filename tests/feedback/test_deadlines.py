@@ -122,13 +122,15 @@ def test_an_approved_extension_moves_the_reply_deadline_by_working_days(county):
     cid = submit(county, sh(2024, 9, 27, 10))["id"]
     service.sign(cid, county.lead, now=sh(2024, 9, 29, 9))
     service.request_extension(cid, county.lead, 2, "需协调供餐企业", now=sh(2024, 9, 30, 9))
-    ticket = service.decide_extension(cid, county.office, True, now=sh(2024, 9, 30, 10))
+    service.decide_extension(cid, county.office, True, now=sh(2024, 9, 30, 10))
+    ticket = service.get_for_staff(cid, county.office, sh(2024, 9, 30, 10))
     assert local(ticket["reply_due_at"]) == "2024-10-12T23:59:59"  # 10/10 + Fri 10/11 + Sat 10/12
     assert ticket["assignments"][0]["extended_days"] == 2
     cid = submit(county, sh(2024, 9, 27, 11), text="另一家助餐点卫生较差")["id"]
     service.sign(cid, county.lead, now=sh(2024, 9, 29, 9))
     service.request_extension(cid, county.lead, 2, "需协调", now=sh(2024, 9, 30, 9))
-    refused = service.decide_extension(cid, county.office, False, now=sh(2024, 9, 30, 10))
+    service.decide_extension(cid, county.office, False, now=sh(2024, 9, 30, 10))
+    refused = service.get_for_staff(cid, county.office, sh(2024, 9, 30, 10))
     assert local(refused["reply_due_at"]) == "2024-10-10T23:59:59" and refused["status"] == "signed"
 
 
@@ -154,7 +156,8 @@ def test_the_sweep_marks_a_missed_deadline_once_at_the_deadline(county):
     queue = service.list_for_staff(county.lead, {"overdue": True}, 1, 20, now=sh(2024, 10, 9, 8))
     assert [t["id"] for t in queue["items"]] == [cid]
     # Signing late handles the entry; the ticket stays marked as having been late.
-    ticket = service.sign(cid, county.lead, now=sh(2024, 10, 9, 9))
+    service.sign(cid, county.lead, now=sh(2024, 10, 9, 9))
+    ticket = service.get_for_staff(cid, county.lead, sh(2024, 10, 9, 9))
     assert ticket["late"] is True and ticket["overdue"] is True  # still open and late: first in the queue
     assert service.overdue_list(county.office, {"handled": False}, 1, 20)["total"] == 0
     assert service.overdue_list(county.office, {"handled": True}, 1, 20)["items"][0]["handled_at"].startswith(
@@ -167,7 +170,8 @@ def test_acting_after_a_deadline_the_sweep_missed_still_lands_on_the_overdue_lis
     service.sign(cid, county.lead, now=sh(2024, 10, 8, 9))
     [alert] = alerts(cid)
     assert alert.kind == "sign" and alert.created_at is not None
-    ticket = service.reply(cid, county.lead, "已责令助餐点整改口味", now=sh(2024, 10, 11, 9))
+    service.reply(cid, county.lead, "已责令助餐点整改口味", now=sh(2024, 10, 11, 9))
+    ticket = service.get_for_staff(cid, county.lead, sh(2024, 10, 11, 9))
     assert [a.kind for a in alerts(cid)] == ["sign", "reply"]  # reply was due 10/10
     assert ticket["handling_days"] == 6  # 9/29 9/30 10/8 10/9 10/10 10/11
 

@@ -146,10 +146,12 @@ def test_return_requests_are_decided_by_assigning(county):
     assert status_of(cid) == "signed"
 
     refused, approved = to_state(county, "return_requested"), to_state(county, "return_requested")
-    detail = service.assign(refused, county.office, county.lead_unit.id, now=T1)
+    service.assign(refused, county.office, county.lead_unit.id, now=T1)
+    detail = service.get_for_staff(refused, county.office, T1)
     assert detail["status"] == "assigned" and detail["unit"]["name"] == "县民政局"
     assert detail["events"][-1]["action"] == "refuse_return"
-    detail = service.assign(approved, county.office, county.other_unit.id, now=T1)
+    service.assign(approved, county.office, county.other_unit.id, now=T1)
+    detail = service.get_for_staff(approved, county.office, T1)
     assert detail["unit"]["name"] == "县交通运输局" and detail["events"][-1]["data"]["return_approved"] is True
     assert [a["withdrawn_reason"] for a in detail["assignments"]] == ["returned", None]
     # The unit that gave it back no longer sees it; the new one does.

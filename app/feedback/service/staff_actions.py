@@ -1,6 +1,7 @@
 """What staff do to a ticket: the lead unit signs, replies and asks for a return or an extension; the office
 assigns, decides those requests, urges (督办) and merges (并单); either reveals the contact phone, audited.
-Each action is checked once against the workflow map (tickets.staff_acting_on) and commits once."""
+Each action is checked once against the workflow map (tickets.staff_acting_on), commits once and returns what
+happened (_outcome); the ticket as it now stands is a separate read (queue.get_for_staff)."""
 from flask import current_app
 
 from app.accounts.service import audit
@@ -25,13 +26,18 @@ from app.feedback.service.common import (
     commit_then_enqueue,
     resolve_now,
 )
-from app.feedback.service.queue import get_for_staff
 from app.feedback.service.tickets import apply_transition, load_complaint, staff_acting_on
 from app.media import owners
 from app.media.service import claim_images
 from app.feedback.service.similar import carry_joiners, joiner_notifications
 from app.wechat.outbox import queue_notification
 from app.wechat.phones import decrypt_phone
+
+
+def _outcome(complaint, action, before, **detail):
+    """What an action did: the ticket, the action, the state before and after, and what else it decided. The
+    ticket itself is a separate read (queue.get_for_staff)."""
+    return {"id": complaint.id, "action": action, "from_status": before, "status": complaint.status, **detail}
 
 
 def reveal_contact(complaint_id, staff, reason, ip=None, now=None):
@@ -55,6 +61,7 @@ def sign(complaint_id, staff, now=None):
     """签收 by the lead unit."""
     now = resolve_now(now)
     complaint, actor = staff_acting_on(complaint_id, staff, "sign")
+    before = complaint.status
     assignment = complaint.assignment
     if as_utc(assignment.sign_due_at) < now and assignment.sign_alerted_at is None:
         raise_overdue_alert("sign", assignment.unit_id, assignment.sign_due_at, now, complaint, assignment)
@@ -62,13 +69,14 @@ def sign(complaint_id, staff, now=None):
     mark_alerts_handled(now, ("sign",), assignment=assignment)
     apply_transition(complaint, "sign", actor, now)
     db.session.commit()
-    return get_for_staff(complaint.id, staff, now)
+    return _outcome(complaint, "sign", before)
 
 
 def reply(complaint_id, staff, content, image_ids=None, now=None):
     """答复 by the lead unit: the evaluation window opens and the resident (and those of merged tickets) are told."""
     now = resolve_now(now)
     complaint, actor = staff_acting_on(complaint_id, staff, "reply")
+    before = complaint.status
     content = check_length("content", clean_text(content), 5, 2000, "答复内容")
     check_image_count(image_ids)
     images = claim_images(image_ids or [], "staff", staff.id)
@@ -104,24 +112,26 @@ def reply(complaint_id, staff, content, image_ids=None, now=None):
         ))
     notes.extend(joiner_notifications(complaint, assignment, content, now))
     commit_then_enqueue(notes)
-    return get_for_staff(complaint.id, staff, now)
+    return _outcome(complaint, "reply", before)
 
 
 def request_return(complaint_id, staff, reason, now=None):
     """退单申请: the lead unit says the ticket is not its business; the office reassigns or refuses."""
     now = resolve_now(now)
     complaint, actor = staff_acting_on(complaint_id, staff, "return_request")
+    before = complaint.status
     reason = check_length("reason", clean_text(reason), 2, 500, "退单理由")
     complaint.status_before_request = complaint.status
     apply_transition(complaint, "return_request", actor, now, note=reason)
     db.session.commit()
-    return get_for_staff(complaint.id, staff, now)
+    return _outcome(complaint, "return_request", before)
 
 
 def request_extension(complaint_id, staff, working_days, reason, now=None):
     """延期申请 for more working days to reply; the office decides."""
     now = resolve_now(now)
     complaint, actor = staff_acting_on(complaint_id, staff, "extension_request")
+    before = complaint.status
     most = current_app.config["COMPLAINT_EXTENSION_MAX_WORKDAYS"]
     if not isinstance(working_days, int) or not 1 <= working_days <= most:
         raise Invalid(f"延期天数应为 1–{most} 个工作日。", errors={"working_days": [f"应为 1–{most}。"]})
@@ -129,7 +139,7 @@ def request_extension(complaint_id, staff, working_days, reason, now=None):
     complaint.pending_extension_days = working_days
     apply_transition(complaint, "extension_request", actor, now, note=reason, data={"working_days": working_days})
     db.session.commit()
-    return get_for_staff(complaint.id, staff, now)
+    return _outcome(complaint, "extension_request", before)
 
 
 def assign(complaint_id, staff, unit_id, co_unit_ids=None, note=None, now=None):
@@ -137,6 +147,7 @@ def assign(complaint_id, staff, unit_id, co_unit_ids=None, note=None, now=None):
     Naming the unit that holds a return-requested ticket refuses the return (see refuse_return)."""
     now = resolve_now(now)
     complaint, actor = staff_acting_on(complaint_id, staff, "assign")
+    before = complaint.status
     unit, co_units = units_named(unit_id, co_unit_ids)
     current = complaint.assignment
     if current is not None and current.unit_id == unit.id:
@@ -155,26 +166,28 @@ def assign(complaint_id, staff, unit_id, co_unit_ids=None, note=None, now=None):
     audit("staff", staff.id, "complaint.assign", "complaint", complaint.id,
           {"unit_id": unit.id, "co_unit_ids": [u.id for u in co_units], "return_approved": returned})
     db.session.commit()
-    return get_for_staff(complaint.id, staff, now)
+    return _outcome(complaint, "assign", before, unit_id=unit.id, return_approved=returned)
 
 
 def refuse_return(complaint_id, staff, note=None, co_unit_ids=None, now=None):
     """Office: refuse a return request; the unit keeps the ticket in the state it asked from, deadlines running."""
     now = resolve_now(now)
     complaint, actor = staff_acting_on(complaint_id, staff, "refuse_return")
+    before = complaint.status
     apply_transition(complaint, "refuse_return", actor, now, note=clean_text(note) or None,
                      data={"unit": complaint.assignment.unit.name})
     complaint.status_before_request = None
     if co_unit_ids is not None:
         set_co_units(complaint, units_named(complaint.assignment.unit_id, co_unit_ids)[1])
     db.session.commit()
-    return get_for_staff(complaint.id, staff, now)
+    return _outcome(complaint, "refuse_return", before, unit_id=complaint.assignment.unit_id)
 
 
 def decide_extension(complaint_id, staff, approve, note=None, now=None):
     """Office: approve (the reply deadline moves by the requested working days) or refuse an extension."""
     now = resolve_now(now)
     complaint, actor = staff_acting_on(complaint_id, staff, "extension_decision")
+    before = complaint.status
     assignment = complaint.assignment
     days = complaint.pending_extension_days
     if approve:
@@ -187,18 +200,20 @@ def decide_extension(complaint_id, staff, approve, note=None, now=None):
                      data={"approve": bool(approve), "working_days": days,
                            "reply_due_at": isoformat_local(assignment.reply_due_at)})
     db.session.commit()
-    return get_for_staff(complaint.id, staff, now)
+    return _outcome(complaint, "extension_decision", before, approve=bool(approve),
+                    reply_due_at=isoformat_local(assignment.reply_due_at))
 
 
 def urge(complaint_id, staff, note, now=None):
     """督办 by the office: an event on the timeline, the state stays."""
     now = resolve_now(now)
     complaint, actor = staff_acting_on(complaint_id, staff, "urge")
+    before = complaint.status
     note = check_length("note", clean_text(note), 2, 500, "督办意见")
     complaint.urge_count += 1
     apply_transition(complaint, "urge", actor, now, note=note)
     db.session.commit()
-    return get_for_staff(complaint.id, staff, now)
+    return _outcome(complaint, "urge", before)
 
 
 def merge(complaint_id, staff, into_id, now=None):
@@ -211,6 +226,7 @@ def merge(complaint_id, staff, into_id, now=None):
     for ticket_id in sorted((complaint_id, into_id)):
         load_complaint(ticket_id, lock=True)
     complaint, actor = staff_acting_on(complaint_id, staff, "merge")
+    before = complaint.status
     target = load_complaint(into_id, lock=True)
     if target is None:
         raise Invalid("目标诉求不存在。", errors={"into_id": ["诉求不存在。"]})
@@ -224,4 +240,4 @@ def merge(complaint_id, staff, into_id, now=None):
         # Still current: the unit that held it keeps seeing it, read-only now that it is merged.
         withdraw_assignment(complaint.assignment, now, "merged")
     db.session.commit()
-    return get_for_staff(complaint.id, staff, now)
+    return _outcome(complaint, "merge", before, into_id=target.id)
