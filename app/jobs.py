@@ -20,6 +20,7 @@ import redis
 from flask import current_app
 from flask.cli import with_appcontext
 from rq import Queue, SimpleWorker
+from rq.job import Job
 
 from app.common import context
 from app.extensions import redis_store
@@ -53,6 +54,22 @@ def rq_queue(app=None):
 
 def enqueue(func_or_path, *args, **kwargs):
     """Run func(*args, **kwargs) in the background; True if queued (a Redis failure is logged, not raised)."""
+    return enqueue_as(None, func_or_path, *args, **kwargs)
+
+
+def job_exists(job_id):
+    """Whether RQ holds a job of that id (queued, running, finished or failed, until its TTL); None when that
+    cannot be known (Redis unreachable, or the embedded default, whose jobs never wait in Redis)."""
+    if redis_store.embedded:
+        return None
+    try:
+        return Job.exists(job_id, connection=redis_store.client)
+    except redis.RedisError:
+        return None
+
+
+def enqueue_as(job_id, func_or_path, *args, **kwargs):
+    """enqueue() under a job id of the caller's (None: RQ's own), so that a sweep can ask job_exists()."""
     app = current_app._get_current_object()
     path = job_path(func_or_path)
     # The job's log lines carry the id of the request (or job) that enqueued it.
@@ -62,7 +79,7 @@ def enqueue(func_or_path, *args, **kwargs):
         return True
     try:
         rq_queue(app).enqueue_call(path, args=args, kwargs=kwargs, timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL,
-                                   failure_ttl=FAILURE_TTL, meta={"request_id": request_id})
+                                   failure_ttl=FAILURE_TTL, meta={"request_id": request_id}, job_id=job_id)
     except redis.RedisError as exc:
         log.error("could not enqueue %s%r: %s (the periodic sweep retries what the database still holds)",
                   path, args, exc)

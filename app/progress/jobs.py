@@ -7,6 +7,7 @@ second message: the keys already in the outbox are skipped, and rows committed b
 picked up by the outbox sweep (app.wechat.outbox.sweep_pending).
 """
 import logging
+import re
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app import jobs
-from app.common.timeutil import to_local, utcnow
+from app.common.timeutil import as_utc, to_local, utcnow
 from app.extensions import db
 from app.progress.models import ProgressUpdate
 from app.projects.models import STATUS_LABELS, Project
@@ -102,19 +103,34 @@ def fan_out_update(update_id):
     return queued
 
 
+def fanout_job_id(update_id):
+    # RQ's job ids are not prefixed: the queue's name keeps two deployments (or test runs) on one Redis apart.
+    queue = re.sub(r"[^A-Za-z0-9_-]", "_", current_app.config["RQ_QUEUE"])
+    return f"{queue}-fanout-update-{update_id}"
+
+
+def enqueue_fanout(update_id):
+    return jobs.enqueue_as(fanout_job_id(update_id), FANOUT_JOB, update_id)
+
+
 def resume_fanouts(now=None):
-    """Periodic: re-enqueue the push of recently published updates whose fan-out never finished (a lost
-    job, a worker crash). The fan-out is idempotent, so a push that is merely slow is not harmed."""
-    now = now or utcnow()
-    ids = db.session.execute(
-        db.select(ProgressUpdate.id).where(
+    """Periodic: re-enqueue the push of recently published updates whose fan-out never finished. Its job not in
+    Redis at all (Redis was down when the update was published, or lost it): at once, so the push goes out
+    within one FANOUT_RESUME_SECONDS of Redis returning — it waited RESUME_AFTER (ten minutes) before. A job
+    that is there but never finished (a worker crash): after RESUME_AFTER, since it may merely be slow. The
+    fan-out is idempotent, so a re-run harms no one."""
+    now = as_utc(now) if now is not None else utcnow()
+    rows = db.session.execute(
+        db.select(ProgressUpdate.id, ProgressUpdate.published_at).where(
             ProgressUpdate.status == "published", ProgressUpdate.fanned_out_at.is_(None),
-            ProgressUpdate.published_at < now - RESUME_AFTER, ProgressUpdate.published_at > now - RESUME_WINDOW,
+            ProgressUpdate.published_at > now - RESUME_WINDOW,
         ).order_by(ProgressUpdate.id)
-    ).scalars().all()
+    ).all()
     db.session.commit()
+    ids = [update_id for update_id, published_at in rows
+           if as_utc(published_at) < now - RESUME_AFTER or jobs.job_exists(fanout_job_id(update_id)) is False]
     for update_id in ids:
-        jobs.enqueue(FANOUT_JOB, update_id)
+        enqueue_fanout(update_id)
     if ids:
         log.warning("re-enqueued the push of progress update(s) %s", ids)
     return ids

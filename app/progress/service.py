@@ -9,7 +9,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from app import cache, jobs
+from app import cache
 from app.accounts.roles import UNIT_ROLES
 from app.accounts.service import audit
 from app.common.numbers import fmt_decimal, to_decimal
@@ -19,7 +19,7 @@ from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.media import owners
 from app.media.service import claim_images, image_refs
-from app.progress.jobs import FANOUT_JOB
+from app.progress.jobs import enqueue_fanout
 from app.progress.models import STATUS_LABELS, ProgressUpdate
 from app.projects.models import STATUS_LABELS as PROJECT_STATUS_LABELS
 from app.projects.models import Category, Metric, MetricChange, Project, ProjectUnit
@@ -378,7 +378,7 @@ def publish(update_id, staff, now=None):
         raise
     cache.invalidate()
     # One job, whatever the number of subscribers; if Redis is down, jobs.resume_fanouts retries it later.
-    jobs.enqueue(FANOUT_JOB, update.id)
+    enqueue_fanout(update.id)
     return update_json(update)
 
 

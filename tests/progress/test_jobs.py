@@ -185,3 +185,26 @@ def test_resume_picks_up_a_push_that_never_ran(client, people, wechat):
     jobs.drain()
     assert sorted(m["touser"] for m in wechat.sent_messages()) == sorted(r.openid for r in subscribers)
     assert resume_fanouts(now=update.published_at + timedelta(days=4)) == []
+
+
+@pytest.mark.real_services_only
+def test_a_push_published_while_redis_was_down_goes_out_at_the_next_sweep(app_config, client, people, wechat):
+    """Issue 21.4: published while Redis was down, the push waited ten minutes (RESUME_AFTER) after Redis was
+    back, however short FANOUT_RESUME_SECONDS. Its job is not in Redis at all: the next sweep enqueues it."""
+    from datetime import timedelta
+
+    from tests.conftest import app_variant
+    from tests.test_cache import closed_port
+
+    subscribers = subscribe(ITEM, 3)
+    outage = app_variant(app_config, REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0")
+    update_id = publish(outage.test_client(), people, m1="30")  # the enqueue fails: Redis is unreachable
+    db.session.expire_all()
+    update = db.session.get(ProgressUpdate, update_id)
+    assert update.fanned_out_at is None and jobs.rq_queue().jobs == []
+    # Redis is back (this app's): the first sweep, seconds later, pushes it.
+    assert resume_fanouts(now=update.published_at + timedelta(seconds=5)) == [update_id]
+    jobs.drain()
+    assert sorted(m["touser"] for m in wechat.sent_messages()) == sorted(r.openid for r in subscribers)
+    # Enqueued and done: a later sweep leaves it alone.
+    assert resume_fanouts(now=update.published_at + timedelta(seconds=10)) == []
