@@ -11,8 +11,8 @@ from app.feedback.service.assignments import assign_to_unit, retire_current_assi
 from app.feedback.service.common import check_length, clean_text, resolve_now, unit_ref
 from app.feedback.service.ticket_json import evaluation_json, replies_json, resident_item
 from app.feedback.service.similar import join_of, joined_by
-from app.feedback.service.tickets import apply_transition, residents_own_complaint
-from app.feedback.workflow import EVENT_LABELS, RESIDENT_VISIBLE, STATUS_LABELS, check
+from app.feedback.service.tickets import apply_transition, resident_acting_on, residents_own_complaint
+from app.feedback.workflow import EVENT_LABELS, RESIDENT_VISIBLE, STATUS_LABELS
 from app.media.service import image_refs
 
 
@@ -104,8 +104,7 @@ def evaluate(complaint_id, resident, level, resolved, comment=None, now=None):
     join = join_of(complaint_id, resident, lock=True)
     if join is not None:
         return evaluate_as_joiner(join, resident, level, resolved, comment, now)
-    complaint, actor = residents_own_complaint(complaint_id, resident)
-    check(complaint.status, "evaluate", actor.role)
+    complaint, actor = resident_acting_on(complaint_id, resident, "evaluate")
     if not evaluation_window_open(complaint, now):
         raise Conflict("评价期限已过。")
     if level not in RATING_LABELS:
@@ -148,8 +147,7 @@ def evaluate_as_joiner(join, resident, level, resolved, comment, now):
 def reopen(complaint_id, resident, reason, now=None):
     """重办: the resident is not satisfied; the same unit handles it again with fresh deadlines."""
     now = resolve_now(now)
-    complaint, actor = residents_own_complaint(complaint_id, resident)
-    check(complaint.status, "reopen", actor.role)
+    complaint, actor = resident_acting_on(complaint_id, resident, "reopen")
     refusal = reopen_refusal(complaint, now)
     if refusal:
         raise Conflict(refusal)

@@ -1,6 +1,6 @@
 """A ticket as one person may act on it: loaded (locked for a write), scoped to the staff member or resident
 asking, and moved through the workflow map with the move written to its timeline."""
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
@@ -20,6 +20,9 @@ class Actor:
     type: str
     id: int | None = None
     unit_id: int | None = None
+    # (action, state, target): what the workflow map answered when this actor was let act, so the move itself
+    # is not checked a second time (see staff_acting_on, resident_acting_on, apply_transition).
+    checked: tuple | None = None
 
 
 SYSTEM_ACTOR = Actor(SYSTEM, "system")
@@ -94,8 +97,8 @@ def staff_acting_on(complaint_id, staff, action, lock=True):
     """(ticket, actor) once the workflow map allows this staff member `action` on the ticket as it stands."""
     complaint, actor = complaint_seen_by_staff(complaint_id, staff, lock)
     # Co-units read only: for them every action is forbidden, whatever the state.
-    check(complaint.status, action, actor.role if actor.role != CO_UNIT else None)
-    return complaint, actor
+    target = check(complaint.status, action, actor.role if actor.role != CO_UNIT else None)
+    return complaint, replace(actor, checked=(action, complaint.status, target))
 
 
 def residents_own_complaint(complaint_id, resident, lock=True):
@@ -106,9 +109,21 @@ def residents_own_complaint(complaint_id, resident, lock=True):
     return complaint, Actor(RESIDENT, "resident", resident.id)
 
 
-def apply_transition(complaint, action, actor, now, note=None, data=None):
-    """Apply `action` through the workflow map and append it to the timeline; returns the timeline's new event."""
+def resident_acting_on(complaint_id, resident, action):
+    """(ticket, actor) once the workflow map allows the ticket's own resident `action` in its state."""
+    complaint, actor = residents_own_complaint(complaint_id, resident)
     target = check(complaint.status, action, actor.role)
+    return complaint, replace(actor, checked=(action, complaint.status, target))
+
+
+def apply_transition(complaint, action, actor, now, note=None, data=None):
+    """Apply `action` through the workflow map and append it to the timeline; returns the timeline's new event.
+    The map is asked here only when the actor was not already let do this action in this state
+    (staff_acting_on, resident_acting_on)."""
+    if actor.checked is not None and actor.checked[:2] == (action, complaint.status):
+        target = actor.checked[2]
+    else:
+        target = check(complaint.status, action, actor.role)
     if target == PREVIOUS:
         target = complaint.status_before_request
     unit_id = actor.unit_id
