@@ -4,8 +4,8 @@ import importlib
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-from app.common.i18n import install_chinese_messages
 from app.common import parsing
+from app.common.i18n import install_chinese_messages
 from app.common.parsing import install_parser
 from app.common.schemas import install_strict_integers
 from app.errors import register_error_handlers

@@ -209,7 +209,8 @@ def dev_group():
     pass
 
 
-@dev_group.command("seed", help="创建开发账号：admin、office、security（安全管理员）、auditor（审计管理员），以及每个牵头单位一个 unitN 账号")
+@dev_group.command("seed", help="创建开发账号：admin、office、security（安全管理员）、auditor（审计管理员），"
+                                 "以及每个牵头单位一个 unitN 账号")
 def dev_seed():
     from app.accounts.models import StaffUser, Unit
     from app.accounts.service import create_staff

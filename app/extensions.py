@@ -1,15 +1,15 @@
 """The process-wide extension objects; bound to an app in create_app()."""
 import fakeredis
+import marshmallow as ma
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from apispec import BasePlugin
 from flask import current_app
 from flask_migrate import Migrate
-import marshmallow as ma
-from apispec import BasePlugin
 from flask_smorest import Api
 from flask_smorest.error_handler import ErrorSchema as _SmorestErrorSchema
 from flask_sqlalchemy import SQLAlchemy
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import MetaData
 
 # Stable constraint names so that migrations are reproducible on PostgreSQL and SQLite alike.

@@ -39,7 +39,7 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from bench.procs import PY, RESULTS, ROOT, Proc, free_port, machine, percentile, wait_http, wrk, write_result
+from bench.procs import PY, RESULTS, ROOT, Proc, free_port, machine, percentile, wait_http, write_result, wrk
 
 DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 APPID, SECRET = "wxbench", "benchsecret"
@@ -466,9 +466,11 @@ def markdown_table(result):
     if fanout:
         each = " / ".join(f"{run['all_sent_seconds']:.0f}" for run in fanout.get("runs", []))
         lines.append(f"| publish to {fanout['subscribers']:,} subscribers, {fanout['workers']} workers, "
-                     f"{fanout['latency_seconds'] * 1000:g} ms at the double | all sent in {fanout['all_sent_seconds']:.0f} s "
-                     f"(runs {each} s; median run {fanout['messages_per_second']:.0f}/s), outbox {fanout['outbox_statuses']}, duplicates "
-                     f"{fanout['duplicates']['wechat']}, worker peak RSS {fanout['worker_peak_rss_mb']} MB | ≤ 120 s, 0 duplicates |")
+                     f"{fanout['latency_seconds'] * 1000:g} ms at the double | all sent in "
+                     f"{fanout['all_sent_seconds']:.0f} s (runs {each} s; median run "
+                     f"{fanout['messages_per_second']:.0f}/s), outbox {fanout['outbox_statuses']}, duplicates "
+                     f"{fanout['duplicates']['wechat']}, worker peak RSS {fanout['worker_peak_rss_mb']} MB "
+                     "| ≤ 120 s, 0 duplicates |")
     return "\n".join(lines)
 
 

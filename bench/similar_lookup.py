@@ -13,14 +13,14 @@ import argparse
 import random
 import statistics
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bench.procs import percentile
 from bench.stats_profile import make_app
 
 DRAFTS = ["村口道路破损积水，下雨天没法走，请尽快修复。", "助餐点饭菜太咸了，老人吃不消。",
           "小区路灯晚上不亮，老人出门看不清路。", "自来水发黄浑浊，烧开了还有沉淀。"]
-AS_OF = datetime(2024, 12, 20, 4, 0, tzinfo=timezone.utc)
+AS_OF = datetime(2024, 12, 20, 4, 0, tzinfo=UTC)
 
 
 def main(argv=None):

@@ -3,7 +3,8 @@
     .venv/bin/python scripts/similarity_quality.py [tests/data/similar_complaints.yaml]
 
 Every text is a draft in turn; its candidates are the other texts the service would compare it with
-(app.feedback.similarity.comparable: the same item and township where the draft names them); the ranking is the service's own (app.feedback.similarity.rank). precision@1: of the drafts that have
+(app.feedback.similarity.comparable: the same item and township where the draft names them); the ranking is the
+service's own (app.feedback.similarity.rank). precision@1: of the drafts that have
 a duplicate among their candidates, the share whose first suggestion is one (no suggestion counts as a miss).
 recall@3: of the (draft, duplicate) pairs, the share whose duplicate is among the draft's three suggestions (a
 draft with more than three duplicates can find three). Also printed: the share of drafts without any duplicate

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from config import ConfigError, load_config, ROOT
+from config import ROOT, ConfigError, load_config
 
 GOOD = {
     "DATABASE_URL": "postgresql+psycopg://minsheng@db.internal/minsheng",

@@ -15,7 +15,8 @@ class Password(MethodView):
     @blp.arguments(schemas.PasswordChangeIn)
     @blp.response(204)
     @blp.alt_response(401, description="未登录或登录已失效")
-    @blp.alt_response(422, description="当前密码不正确，或新密码不符合规则（至少 10 位、三类字符、不含用户名、不与最近 5 次相同）")
+    @blp.alt_response(422, description="当前密码不正确，或新密码不符合规则"
+                                       "（至少 10 位、三类字符、不含用户名、不与最近 5 次相同）")
     @blp.doc(security=[{"bearerAuth": []}])
     @staff_required(password_change=True)
     def post(self, body):

@@ -1,7 +1,7 @@
 """Who acts: lead units and their staff, residents, and the audit trail of staff actions."""
+from app.accounts.roles import ACCOUNT_ROLES, ADMIN_ROLES, OFFICE_ROLES, STAFF_ROLES
 from app.common.models import TimestampMixin
 from app.common.timeutil import utcnow
-from app.accounts.roles import ACCOUNT_ROLES, ADMIN_ROLES, OFFICE_ROLES, STAFF_ROLES
 from app.extensions import db
 
 

@@ -7,7 +7,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts import passwords, throttle
 from app.accounts.audit import audit  # noqa: F401  (re-exported: every module audits through here)
-from app.accounts.models import AuditLog, StaffUser, Unit
+from app.accounts.models import StaffUser, Unit
 from app.accounts.roles import STAFF_ROLES, UNIT_ROLES
 from app.auth import issue_token, password_change_reason, token_ttl
 from app.common.timeutil import utcnow

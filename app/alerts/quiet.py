@@ -1,5 +1,5 @@
 """Quiet hours and working hours, in Asia/Shanghai wall time."""
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from app.common.timeutil import SHANGHAI, as_utc, to_local
 
@@ -36,7 +36,7 @@ def quiet_until(now, start, end):
         inside, end_day = clock < end, local.date()
     if not inside:
         return None
-    return datetime.combine(end_day, end, SHANGHAI).astimezone(timezone.utc)
+    return datetime.combine(end_day, end, SHANGHAI).astimezone(UTC)
 
 
 def work_hours_before(calendar, due, hours, office):
@@ -51,7 +51,7 @@ def work_hours_before(calendar, due, hours, office):
             top = min(cursor, datetime.combine(day, office[1], SHANGHAI))
             if top > start:
                 if top - start >= remaining:
-                    return (top - remaining).astimezone(timezone.utc)
+                    return (top - remaining).astimezone(UTC)
                 remaining -= top - start
         day -= timedelta(days=1)
         cursor = datetime.combine(day, time(23, 59, 59), SHANGHAI)

@@ -1,5 +1,5 @@
 """Exact decimals for quantities; JSON carries them as strings ("48.464")."""
-from decimal import Decimal, InvalidOperation, ROUND_HALF_UP
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 ONE = Decimal(1)
 ZERO = Decimal(0)

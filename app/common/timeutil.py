@@ -1,12 +1,12 @@
 """Times are stored in UTC and shown in Asia/Shanghai."""
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def utcnow():
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def as_utc(value):
@@ -14,8 +14,8 @@ def as_utc(value):
     if value is None:
         return None
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def to_local(value):
@@ -24,7 +24,7 @@ def to_local(value):
 
 def local_midnight(day):
     """The start of local date `day`, in UTC (what a query over stored times compares with)."""
-    return datetime.combine(day, time.min, SHANGHAI).astimezone(timezone.utc)
+    return datetime.combine(day, time.min, SHANGHAI).astimezone(UTC)
 
 
 def local_today(now=None):

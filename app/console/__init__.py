@@ -52,8 +52,19 @@ NAV_GROUPS = {
 
 def init_app(app):
     # Importing the view modules registers their routes on the blueprint.
-    from app.console import (security, uploads, views_accounts, views_alerts, views_audit, views_auth,  # noqa: F401
-                             views_complaints, views_dashboard, views_plans, views_progress, views_reports)
+    from app.console import (  # noqa: F401
+        security,
+        uploads,
+        views_accounts,
+        views_alerts,
+        views_audit,
+        views_auth,
+        views_complaints,
+        views_dashboard,
+        views_plans,
+        views_progress,
+        views_reports,
+    )
     from app.console.web import bp, csrf_token, current_staff
 
     # On the app, not the blueprint: a blueprint object is shared by every app built in this process.

@@ -4,8 +4,15 @@ from flask import render_template, request
 
 from app.accounts import throttle
 from app.accounts.roles import ACCOUNT_ROLES, ADMIN_ROLES, ROLE_LABELS
-from app.accounts.service import (create_staff, list_staff, list_units, reset_password, set_active, set_role,
-                                  unlock_account)
+from app.accounts.service import (
+    create_staff,
+    list_staff,
+    list_units,
+    reset_password,
+    set_active,
+    set_role,
+    unlock_account,
+)
 from app.console.web import back, bp, current_staff, flash_ok, login_required
 from app.errors import Conflict, Invalid
 

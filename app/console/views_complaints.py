@@ -5,13 +5,12 @@ from io import BytesIO
 
 from flask import current_app, redirect, render_template, request, send_file, url_for
 
+from app.accounts.roles import OFFICE_ROLES, UNIT_ROLES
 from app.accounts.service import list_units
 from app.common.schemas import MAX_ID
 from app.console import uploads
 from app.console.views_auth import login_page
-from app.accounts.roles import OFFICE_ROLES, UNIT_ROLES
-from app.console.web import (back, back_with_error, bp, current_staff, flash_ok, is_office, login_required,
-                             page_arg)
+from app.console.web import back, back_with_error, bp, current_staff, flash_ok, is_office, login_required, page_arg
 from app.errors import Invalid, NotFound
 from app.feedback import service
 from app.feedback.workflow import KIND_LABELS, STATUS_LABELS, WORKFLOW

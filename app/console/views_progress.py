@@ -2,10 +2,9 @@
 reviews, rejects or publishes. Every step is a call into app.progress.service."""
 from flask import render_template, request
 
-from app.console import uploads
 from app.accounts.roles import OFFICE_ROLES, UNIT_ROLES
-from app.console.web import (back, back_with_error, bp, current_staff, flash_ok, is_office, login_required,
-                             page_arg)
+from app.console import uploads
+from app.console.web import back, back_with_error, bp, current_staff, flash_ok, is_office, login_required, page_arg
 from app.errors import Conflict, Invalid, NotFound
 from app.progress import service
 from app.progress.models import STATUS_LABELS

@@ -12,8 +12,8 @@ import time
 from urllib.parse import urlsplit
 
 import redis
-from marshmallow import EXCLUDE, ValidationError
 from flask import Blueprint, current_app, flash, g, redirect, request, session, url_for
+from marshmallow import EXCLUDE, ValidationError
 
 from app.accounts.models import StaffUser
 from app.accounts.roles import OFFICE_ROLES

@@ -354,7 +354,8 @@ STATS_DATES = validate.Range(min=date(2000, 1, 1), max=date(2099, 12, 31), error
 
 class StatsArgs(Schema):
     date_from = fields.Date(data_key="from", validate=STATS_DATES,
-                            metadata={"description": "开始日期（含），默认为计划年度起；今天不在当前计划年度内时为今年 1 月 1 日"})
+                            metadata={"description": "开始日期（含），默认为计划年度起；"
+                                                     "今天不在当前计划年度内时为今年 1 月 1 日"})
     date_to = fields.Date(data_key="to", validate=STATS_DATES,
                           metadata={"description": "结束日期（含），默认为计划年度止；今天不在当前计划年度内时为今天"})
     plan_id = Id(metadata={"description": "计划 id，默认为当前计划：其项目，其年度为默认期间"})

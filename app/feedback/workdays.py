@@ -23,9 +23,10 @@ import functools
 import logging
 import re
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from typing import Any, Iterable, Mapping, Union
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -35,7 +36,7 @@ __all__ = ["WorkCalendar", "YearSchedule", "statutory_days"]
 
 logger = logging.getLogger(__name__)
 
-DateLike = Union[date, str]
+DateLike = date | str
 
 
 def _to_date(value: DateLike) -> date:
@@ -111,7 +112,7 @@ class WorkCalendar:
         self,
         extra_holidays: Iterable[DateLike] = (),
         extra_workdays: Iterable[DateLike] = (),
-        tz: Union[str, tzinfo] = "Asia/Shanghai",
+        tz: str | tzinfo = "Asia/Shanghai",
         schedules: Mapping[int, YearSchedule] | None = None,
     ) -> None:
         self.extra_holidays: frozenset[date] = frozenset(_to_date(d) for d in extra_holidays)
@@ -129,7 +130,7 @@ class WorkCalendar:
 
     @classmethod
     def from_config(cls, mapping: Mapping[str, Any], schedules: Mapping[int, YearSchedule] | None = None
-                    ) -> "WorkCalendar":
+                    ) -> WorkCalendar:
         """Build from a Flask-style config mapping.
 
         Reads ``WORKDAY_EXTRA_HOLIDAYS`` and ``WORKDAY_EXTRA_WORKDAYS``: lists of
@@ -210,7 +211,7 @@ class WorkCalendar:
 
     def end_of_day(self, d: date) -> datetime:
         """Last instant (23:59:59.999999 local) of ``d``, as an aware UTC datetime."""
-        return datetime.combine(d, time.max, tzinfo=self.tz).astimezone(timezone.utc)
+        return datetime.combine(d, time.max, tzinfo=self.tz).astimezone(UTC)
 
     def add_working_days(self, start: datetime, n: int) -> datetime:
         """Deadline for something received at ``start`` with ``n`` working days.

@@ -27,9 +27,8 @@ from app.common.signing import signing_keys
 from app.common.timeutil import as_utc, utcnow
 from app.errors import Invalid, NotFound, PayloadTooLarge, Unauthorized
 from app.extensions import db, redis_store
-from app.media import owners
+from app.media import owners, urls
 from app.media.models import Upload
-from app.media import urls
 from app.media.storage import get_storage
 
 log = logging.getLogger(__name__)

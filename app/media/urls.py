@@ -7,7 +7,7 @@ up to a step, so the URL of one image for one viewer stays the same for a few mi
 cache works. Public images (published progress photos) have one stable URL, served cacheable.
 """
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import current_app, has_request_context, request
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -48,7 +48,7 @@ def signed_ref(upload_id, viewer, now):
     expires = math.ceil((now.timestamp() + ttl) / EXPIRY_STEP_SECONDS) * EXPIRY_STEP_SECONDS
     token = _serializer().dumps([upload_id, VIEWER_KINDS[viewer.kind], viewer.id, expires])
     return {"id": upload_id, "url": f"{public_url(upload_id)}?t={token}",
-            "url_expires_at": isoformat_local(datetime.fromtimestamp(expires, timezone.utc))}
+            "url_expires_at": isoformat_local(datetime.fromtimestamp(expires, UTC))}
 
 
 class ExpiredLink(Exception):

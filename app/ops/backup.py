@@ -135,7 +135,7 @@ def _write_backup(database_url, upload_dir, directory, args, env, pg_dump, now):
         files[f"{UPLOADS}/{relative}"] = {"sha256": _sha256(target), "bytes": target.stat().st_size}
     manifest = {
         "format": FORMAT,
-        "created_at": now.astimezone(datetime.timezone.utc).isoformat(),
+        "created_at": now.astimezone(datetime.UTC).isoformat(),
         "alembic_revision": revision,
         "pg_dump": subprocess.run([pg_dump, "--version"], capture_output=True, text=True).stdout.strip(),
         "tables": tables,
@@ -246,7 +246,7 @@ def backup_group():
 def backup_create(directory):
     config = current_app.config
     manifest = create_backup(config["SQLALCHEMY_DATABASE_URI"], config["UPLOAD_DIR"], directory,
-                             now=datetime.datetime.now(datetime.timezone.utc))
+                             now=datetime.datetime.now(datetime.UTC))
     rows = sum(t["rows"] for t in manifest["tables"].values())
     click.echo(f"备份完成：{directory}（{len(manifest['tables'])} 张表，{rows} 行，"
                f"{len(manifest['files']) - 1} 个上传文件，迁移版本 {manifest['alembic_revision']}）")

@@ -6,7 +6,7 @@ import fcntl
 import logging
 import os
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 import sqlalchemy as sa
@@ -118,7 +118,8 @@ class StateCollector:
 
     def _database(self):
         from app.extensions import db
-        from app.feedback.models import Complaint, ComplaintAssignment as A
+        from app.feedback.models import Complaint
+        from app.feedback.models import ComplaintAssignment as A
         from app.feedback.workflow import STATUSES, UNIT_OPEN
         from app.wechat.models import Notification
 
@@ -202,7 +203,7 @@ def _age(now, moment):
     if moment is None:
         return 0
     if moment.tzinfo is None:  # SQLite hands back naive UTC
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return max(0.0, (now - moment).total_seconds())
 
 
@@ -214,5 +215,5 @@ def exposition(now=None):
         _SharedFiles(registry, path=path)
     else:
         registry.register(_OwnRegistry())
-    registry.register(StateCollector(now or datetime.now(timezone.utc)))
+    registry.register(StateCollector(now or datetime.now(UTC)))
     return generate_latest(registry)

@@ -14,6 +14,7 @@ from app.accounts.models import Unit
 from app.common.numbers import fmt_decimal, to_decimal
 from app.common.schemas import DecimalString
 from app.extensions import db
+from app.projects.import_changes import FIELD_LABELS, Changes
 from app.projects.models import (
     COMPARISONS,
     METRIC_KINDS,
@@ -25,7 +26,6 @@ from app.projects.models import (
     Project,
     ProjectUnit,
 )
-from app.projects.import_changes import FIELD_LABELS, Changes
 from app.projects.progress import decimal_differs, recompute_project
 
 UNITS_OF_MEASURE = (

@@ -42,7 +42,8 @@ def stage(content, staff, folder):
         report = import_plan(path, actor=f"staff:{staff.id}", dry_run=True)
     except PlanFileError as exc:
         path.unlink(missing_ok=True)
-        raise Invalid("计划文件有误，未导入。", errors={place: [reason] for place, reason in exc.problems.items()})
+        raise Invalid("计划文件有误，未导入。",
+                      errors={place: [reason] for place, reason in exc.problems.items()}) from None
     return token, report
 
 
@@ -55,7 +56,8 @@ def confirm(token, staff, folder):
     try:
         report = import_plan(path, actor=f"staff:{staff.id}")
     except PlanFileError as exc:
-        raise Invalid("计划文件有误，未导入。", errors={place: [reason] for place, reason in exc.problems.items()})
+        raise Invalid("计划文件有误，未导入。",
+                      errors={place: [reason] for place, reason in exc.problems.items()}) from None
     finally:
         path.unlink(missing_ok=True)
     if report.changed:

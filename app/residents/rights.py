@@ -8,7 +8,6 @@ next login of that person makes a new, empty resident; `erased_at` kills every t
 import secrets
 
 from app.accounts.audit import audit
-from app.accounts.models import Resident
 from app.common.timeutil import isoformat_local
 from app.extensions import db
 from app.feedback.models import Complaint, ComplaintEvent, ComplaintJoin, Rating

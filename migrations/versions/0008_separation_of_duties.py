@@ -5,9 +5,10 @@ Revises: 0007
 """
 import hashlib
 import json
+from datetime import UTC
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = '0008'
 down_revision = '0007'
@@ -29,8 +30,7 @@ def _chain(conn):
             from datetime import datetime
             created = datetime.fromisoformat(created)
         if created.tzinfo is None:
-            from datetime import timezone
-            created = created.replace(tzinfo=timezone.utc)
+            created = created.replace(tzinfo=UTC)
         detail = row["detail"]
         if isinstance(detail, str):
             detail = json.loads(detail)

@@ -2,10 +2,8 @@
 reassigned or reopened, 督办, a deadline passed, a return or extension decided, a progress draft rejected."""
 from datetime import timedelta
 
-from app.alerts.models import StaffMessage
 from app.alerts.settings import set_unit_robot
 from app.common.timeutil import as_utc
-from app.extensions import db
 from app.feedback import service
 from tests.alerts.conftest import messages, run_jobs
 from tests.feedback.conftest import sh

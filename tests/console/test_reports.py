@@ -1,5 +1,5 @@
 """The monthly 调度通报 in the console: listed by month, a printable page with a print stylesheet, its workbook."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from app.extensions import db
 from app.feedback import service
@@ -8,7 +8,7 @@ from app.projects.models import Project
 
 def test_the_office_lists_prints_and_downloads_a_months_report(factories, console_as, plan):
     item = db.session.execute(db.select(Project).filter_by(code="6.1")).scalar_one()
-    service.rate_project(factories.resident(), item.id, 1, "助餐点太远", now=datetime(2024, 5, 20, tzinfo=timezone.utc))
+    service.rate_project(factories.resident(), item.id, 1, "助餐点太远", now=datetime(2024, 5, 20, tzinfo=UTC))
     console = console_as(factories.staff("office"))
     listing = console.get("/console/reports").get_data(as_text=True)
     assert listing.count("查看/打印") == 12 and "/console/reports/2024-05" in listing

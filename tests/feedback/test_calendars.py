@@ -1,6 +1,6 @@
 """Year schedules through `flask calendar load | show` on the test database: validation in Chinese with nothing
 written, idempotent loads with an audit row, every app on the database agreeing, and the office's warning."""
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -97,7 +97,7 @@ def test_every_app_on_the_database_sees_a_load(app, app_config, tmp_path):
 
 
 def at(y, m, d):
-    return datetime(y, m, d, 4, tzinfo=timezone.utc)  # noon in Beijing
+    return datetime(y, m, d, 4, tzinfo=UTC)  # noon in Beijing
 
 
 def test_the_office_is_warned_from_november_when_next_years_schedule_is_missing_or_provisional(app, tmp_path):

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+import config as settings
 from app import jobs
 from app.errors import Conflict
 from app.extensions import db
 from app.feedback import deadlines, service
 from app.feedback.models import ComplaintEvent, OverdueAlert
-import config as settings
 from config import ConfigError
 from tests.feedback.conftest import sh
 

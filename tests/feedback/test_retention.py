@@ -6,7 +6,7 @@ from app import jobs
 from app.common.timeutil import utcnow
 from app.extensions import db
 from app.feedback.models import Complaint, ComplaintEvent
-from tests.factories import auth, resident, resident_token, staff_token
+from tests.factories import auth, resident_token, staff_token
 
 
 def _ticket(client, who, phone, closed_days_ago, project_id):

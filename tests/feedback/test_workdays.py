@@ -8,7 +8,7 @@ exercised, including its NotImplementedError for unpublished years.
 """
 
 import logging
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -17,7 +17,7 @@ import pytest
 from app.feedback.workdays import WorkCalendar, YearSchedule, statutory_days
 
 SH = ZoneInfo("Asia/Shanghai")
-UTC = timezone.utc
+UTC = UTC
 # chinese_calendar 1.11.0 covers 2004–2026; 2031 is far enough out that it
 # should stay unpublished for years (test_unknown_year_is_really_unknown
 # flags it if an upgrade ever adds it).

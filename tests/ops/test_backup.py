@@ -140,7 +140,7 @@ def test_the_service_keeps_serving_while_a_backup_runs(county_db, tmp_path):
         with app.app_context():
             try:
                 result["manifest"] = create_backup(url, str(uploads), tmp_path / "backup",
-                                                   now=datetime.datetime.now(datetime.timezone.utc))
+                                                   now=datetime.datetime.now(datetime.UTC))
             except Exception as exc:  # reported below
                 result["error"] = exc
 
@@ -188,7 +188,7 @@ def test_restore_refuses_a_damaged_backup_and_a_database_in_use(county_db, tmp_p
     broken = tmp_path / "broken"
     with pytest.raises(Exception, match="msss_no_such_database"):
         create_backup(make_url(url).set(database="msss_no_such_database").render_as_string(hide_password=False),
-                      str(uploads), broken, now=datetime.datetime.now(datetime.timezone.utc))
+                      str(uploads), broken, now=datetime.datetime.now(datetime.UTC))
     assert not broken.exists()
     before = _rows(url)
     # The database still has its tables: restoring over it needs --clean.

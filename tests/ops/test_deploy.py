@@ -12,11 +12,9 @@ from click.testing import CliRunner
 from app.accounts.models import AuditLog
 from app.errors import MESSAGES, error_body
 from app.extensions import db
-from app.ops.deploy import OUTSIDE_INTRANET
-from app.ops.deploy import DeployError, render_nginx
+from app.ops.deploy import OUTSIDE_INTRANET, DeployError, render_nginx
 from tests import factories
-from tests.ops.servers import (Gunicorn, Nginx, app_env, free_port, https, make_certificate, nginx_missing,
-                               wait_until)
+from tests.ops.servers import Gunicorn, Nginx, app_env, free_port, https, make_certificate, nginx_missing, wait_until
 
 INTRANET = ("127.0.0.1/32", "127.0.0.3/32", "127.0.0.5/32", "127.0.0.7/32")
 INSIDE, OUTSIDE = "127.0.0.3", "127.0.0.2"

@@ -2,7 +2,7 @@
 all-or-nothing publishing, township figures, staleness over time."""
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -18,7 +18,7 @@ from tests.progress.conftest import ITEM, OTHER_ITEM, add_townships, metric, pro
 
 
 def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def new_draft(people, code=ITEM, author=None, **by_key):

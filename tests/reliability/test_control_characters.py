@@ -1,7 +1,6 @@
 """Control characters (issue 21.1): NUL in a query parameter or a text field answered 500 on PostgreSQL in
 about twenty places, some before login. Every text input and query parameter refuses C0/C1 controls other
 than tab, newline and carriage return — and lone surrogates — with the usual 422, nothing written."""
-import json
 
 import pytest
 

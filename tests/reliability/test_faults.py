@@ -113,7 +113,8 @@ def test_a_worker_killed_mid_push_leaves_every_subscriber_exactly_one_message(
     monkeypatch.setattr(wechat.state, "latency", 0.1)
     # The workers journal their sends where this test reads them; a short lease so the dead worker's claims
     # come up for recovery within seconds (a send takes 0.1 s here; in production the lease is 5 minutes).
-    settings = {"NOTIFY_CONCURRENCY": 4, "NOTIFY_SWEEP_SECONDS": 1, "NOTIFY_SWEEP_GRACE_SECONDS": 2, "NOTIFY_CLAIM_LEASE_SECONDS": 4,
+    settings = {"NOTIFY_CONCURRENCY": 4, "NOTIFY_SWEEP_SECONDS": 1, "NOTIFY_SWEEP_GRACE_SECONDS": 2,
+                "NOTIFY_CLAIM_LEASE_SECONDS": 4,
                 "NOTIFY_JOURNAL_DIR": app.config["NOTIFY_JOURNAL_DIR"]}
     with app.test_request_context():
         update = progress.create_draft(county.project.id, county.lead, "助餐点已全部建成并投入使用")

@@ -1,6 +1,6 @@
 """The monthly 调度通报 over the staff API: the plan's months, a month's report (progress against 序时进度, the
 items behind schedule, the 差评 opened that month), its workbook; office only."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from io import BytesIO
 
 from openpyxl import load_workbook
@@ -22,9 +22,9 @@ def test_the_office_lists_the_plans_months_newest_first(client, plan, factories)
 
 def test_a_months_report(client, plan, factories):
     item = db.session.execute(db.select(Project).filter_by(code="6.1")).scalar_one()
-    may = datetime(2024, 5, 20, 2, tzinfo=timezone.utc)
+    may = datetime(2024, 5, 20, 2, tzinfo=UTC)
     service.rate_project(factories.resident(), item.id, 1, "助餐点太远", now=may)
-    service.rate_project(factories.resident(), item.id, 2, "饭菜偏咸", now=datetime(2024, 6, 2, tzinfo=timezone.utc))
+    service.rate_project(factories.resident(), item.id, 2, "饭菜偏咸", now=datetime(2024, 6, 2, tzinfo=UTC))
     body = client.get("/api/v1/staff/reports/2024-05", headers=office(factories)).get_json()
     assert (body["month"], body["from"], body["to"]) == ("2024-05", "2024-05-01", "2024-05-31")
     # 152 of 2024's 366 days are gone at the end of May.

@@ -1,5 +1,5 @@
 """The 调度通报 reaches the office on the first working day of the month, once, through the staff alerts."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from app.alerts.models import StaffMessage
 from app.extensions import db
@@ -7,7 +7,7 @@ from app.reports.notice import run_monthly_notice
 
 
 def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def messages():

@@ -1,14 +1,14 @@
 """The message registry: template configuration and WeChat's field limits."""
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
 from app.wechat import messages
-from doubles.wechat import DEFAULT_TEMPLATES, FIELD_RULES
 from app.wechat.messages import MessageDataError, build_data, load_templates
 from config import ConfigError
+from doubles.wechat import DEFAULT_TEMPLATES, FIELD_RULES
 
-REPLIED_AT = datetime(2024, 10, 1, 7, 1, tzinfo=timezone.utc)
+REPLIED_AT = datetime(2024, 10, 1, 7, 1, tzinfo=UTC)
 
 
 def test_defaults_match_the_doubles_templates():

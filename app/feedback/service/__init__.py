@@ -19,6 +19,7 @@ from app.feedback.service.queue import count_by_status, get_for_staff, list_for_
 from app.feedback.service.ratings import answer_rectification, get_rating, list_rectifications, rate_project
 from app.feedback.service.reports import export_complaints, period_asked, public_stats, staff_stats
 from app.feedback.service.resident import evaluate, get_for_resident, list_for_resident, reopen
+from app.feedback.service.similar import duplicates_for_office, join_complaint, similar_for_draft
 from app.feedback.service.staff_actions import (
     assign,
     decide_extension,
@@ -31,7 +32,6 @@ from app.feedback.service.staff_actions import (
     sign,
     urge,
 )
-from app.feedback.service.similar import duplicates_for_office, join_complaint, similar_for_draft
 from app.feedback.service.sweep import sweep
 from app.feedback.service.tickets import staff_sees_complaint
 
@@ -41,7 +41,8 @@ _now, _period = resolve_now, period_asked
 __all__ = [
     "answer_rectification", "assign", "duplicates_for_office", "count_by_status", "decide_extension",
     "evaluate", "export_complaints", "get_for_resident", "get_for_staff", "get_rating", "list_for_resident",
-    "join_complaint", "list_for_staff", "list_rectifications", "merge", "similar_for_draft", "overdue_list", "public_stats", "rate_project",
+    "join_complaint", "list_for_staff", "list_rectifications", "merge", "similar_for_draft", "overdue_list",
+    "public_stats", "rate_project",
     "refuse_return", "reopen", "reply", "request_extension", "request_return", "reveal_contact", "sign",
     "staff_sees_complaint", "staff_stats", "submit_complaint", "sweep", "urge",
 ]

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+from app.common.limits import daily_slot, key_claim
 from app.common.timeutil import to_local
 from app.errors import Conflict, Invalid
 from app.extensions import db
-from app.common.limits import daily_slot, key_claim
 from app.feedback.models import Complaint, ComplaintEvent, TicketCounter
 from app.feedback.service.assignments import assign_to_unit, set_co_units
 from app.feedback.service.common import (

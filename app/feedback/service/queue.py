@@ -9,8 +9,8 @@ from app.extensions import db
 from app.feedback import stats
 from app.feedback.models import Complaint, ComplaintAssignment, ComplaintCoUnit, ComplaintEvent
 from app.feedback.service.common import resolve_now, unit_ref
-from app.feedback.service.ticket_json import evaluation_json, replies_json, staff_item
 from app.feedback.service.similar import joined_counts
+from app.feedback.service.ticket_json import evaluation_json, replies_json, staff_item
 from app.feedback.workflow import EVENT_LABELS, STATUS_LABELS, UNIT_OPEN
 from app.media.service import image_refs
 
@@ -108,7 +108,7 @@ def list_for_staff(staff, filters, page, per_page, now=None):
     now = resolve_now(now)
     queue = StaffQueue(staff, filters, now)
     rows = queue.rows(per_page, (page - 1) * per_page)
-    return {"items": [staff_item(c, o, l, staff) for c, o, l in rows], "total": queue.count(), "page": page,
+    return {"items": [staff_item(c, o, late, staff) for c, o, late in rows], "total": queue.count(), "page": page,
             "per_page": per_page}
 
 

@@ -5,11 +5,11 @@ from sqlalchemy.exc import IntegrityError
 
 from app import cache
 from app.accounts.roles import UNIT_ROLES
+from app.common.limits import daily_slot
 from app.common.timeutil import as_utc, isoformat_local, local_today
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.feedback import deadlines
-from app.common.limits import daily_slot
 from app.feedback.models import BAD_LEVELS, RATING_LABELS, Rating, RectificationTask
 from app.feedback.service.alerts import mark_alerts_handled, raise_overdue_alert
 from app.feedback.service.common import (

@@ -95,7 +95,7 @@ def export_complaints(staff, filters, ip=None, now=None):
     if total > limit:
         raise Invalid(f"导出条数（{total}）超过上限 {limit}，请缩小筛选范围。")
     rows = queue.rows()
-    content = stats.complaints_workbook([staff_item(c, o, l, staff) for c, o, l in rows])
+    content = stats.complaints_workbook([staff_item(c, o, late, staff) for c, o, late in rows])
     audit("staff", staff.id, "complaints.export", "complaint", None,
           {"filters": {k: v for k, v in filters.items() if v is not None}, "rows": total}, ip)
     db.session.commit()

@@ -9,8 +9,8 @@ from app.extensions import db
 from app.feedback.models import RATING_LABELS, Complaint, ComplaintEvent, ComplaintJoin
 from app.feedback.service.assignments import assign_to_unit, retire_current_assignment
 from app.feedback.service.common import check_length, clean_text, resolve_now, unit_ref
-from app.feedback.service.ticket_json import evaluation_json, replies_json, resident_item
 from app.feedback.service.similar import join_of, joined_by
+from app.feedback.service.ticket_json import evaluation_json, replies_json, resident_item
 from app.feedback.service.tickets import apply_transition, resident_acting_on, residents_own_complaint
 from app.feedback.workflow import EVENT_LABELS, RESIDENT_VISIBLE, STATUS_LABELS
 from app.media.service import image_refs

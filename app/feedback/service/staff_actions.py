@@ -26,10 +26,10 @@ from app.feedback.service.common import (
     commit_then_enqueue,
     resolve_now,
 )
+from app.feedback.service.similar import carry_joiners, joiner_notifications
 from app.feedback.service.tickets import apply_transition, load_complaint, staff_acting_on
 from app.media import owners
 from app.media.service import claim_images
-from app.feedback.service.similar import carry_joiners, joiner_notifications
 from app.wechat.outbox import queue_notification
 from app.wechat.phones import decrypt_phone
 
