@@ -53,7 +53,10 @@ class Alert:
 
 
 def absolute(path):
-    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+    """The console link of an alert. Without PUBLIC_BASE_URL (the startup log names it as missing) the path
+    alone: a link the staff member cannot open from 企业微信 is better than a ticket that cannot be filed."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    return base.rstrip("/") + path if base else path
 
 
 def _enabled():

@@ -239,3 +239,12 @@ def test_a_worker_killed_mid_send_leaves_each_person_exactly_one_card(reachable,
         assert set(overdue.values()) <= {1}
     finally:
         server.stop()
+
+
+def test_without_a_public_base_url_a_ticket_is_still_filed_and_the_link_is_the_path(app, monkeypatch):
+    from app.alerts.outbox import absolute
+
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", None)
+    assert absolute("/console/complaints/7") == "/console/complaints/7"
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://ms.example.gov.cn/")
+    assert absolute("/console/complaints/7") == "https://ms.example.gov.cn/console/complaints/7"
