@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 from app.auth import current_resident, resident_required
 from app.cache import cached_response
 from app.common.schemas import PageArgs
-from app.feedback import schemas, service
+from app.feedback import schemas, service, similar_schemas
 from app.media.routes import images_signed_for, resident_viewer
 
 blp = Blueprint("feedback", __name__, url_prefix="/api/v1",
@@ -54,8 +54,8 @@ class Complaints(MethodView):
 class SimilarComplaints(MethodView):
     @blp.doc(security=SECURITY)
     @resident_required
-    @blp.arguments(schemas.SimilarIn)
-    @blp.response(200, schemas.SimilarSchema)
+    @blp.arguments(similar_schemas.SimilarIn)
+    @blp.response(200, similar_schemas.SimilarSchema)
     def post(self, body):
         """填写诉求时查找相似诉求（近 60 天未办结或刚答复的，至多 3 条）：只显示工单号、项目、乡镇、状态、附议人数和答复，
         不显示他人的内容、图片和联系方式"""

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from app.accounts.roles import OFFICE_ROLES, UNIT_ROLES
 from app.auth import current_staff, staff_required
-from app.feedback import schemas, service
+from app.feedback import schemas, service, similar_schemas
 from app.media.routes import images_signed_for, staff_viewer
 
 blp = Blueprint("staff_feedback", __name__, url_prefix="/api/v1/staff",
@@ -45,7 +45,7 @@ class StaffComplaint(MethodView):
 class Duplicates(MethodView):
     @blp.doc(security=SECURITY)
     @staff_required(*OFFICE_ROLES)
-    @blp.response(200, schemas.DuplicatesSchema)
+    @blp.response(200, similar_schemas.DuplicatesSchema)
     def get(self, complaint_id):
         """疑似重复诉求（专班办公室）：同项目、同乡镇、前后 60 天内未办结的诉求按相似度排序，供并单参考"""
         return service.duplicates_for_office(complaint_id, current_staff())
